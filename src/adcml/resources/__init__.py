@@ -1,0 +1,46 @@
+"""Schema of the NITRO resources adcml knows: one table, read by the client, the engine and
+the lab ADC alike.
+
+>>> from adcml.resources import schema
+>>> schema("lbvserver").attr("servicetype").immutable
+True
+"""
+
+from __future__ import annotations
+
+from adcml.resources.catalog import RESOURCES
+from adcml.resources.errorcodes import MISSING_CODES, ErrorCode
+from adcml.resources.model import Attr, Kind, Resource, ResourceKind
+
+SCHEMA: dict[str, Resource] = {r.name: r for r in RESOURCES}
+
+# Attributes whose values must never reach a log, a diff or an exception. Beyond the schema's
+# secrets (never returned by an appliance), two are returned by GET but can carry secrets: a
+# systemfile's content (a private key) and a string builder expression (a bearer token).
+SECRET_ATTRS: frozenset[str] = frozenset(
+    {a.name for r in RESOURCES for a in r.attrs if a.secret}
+    | {"password", "filecontent", "stringbuilderexpr", "keyvalue", "clientsecret"}
+)
+
+
+class UnknownResource(KeyError):
+    """A resource name that is not in the schema."""
+
+
+def schema(name: str) -> Resource:
+    """The schema of resource ``name``; raises UnknownResource."""
+    try:
+        return SCHEMA[name]
+    except KeyError:
+        raise UnknownResource(name) from None
+
+
+def bindings_of(parent: str) -> list[Resource]:
+    """Binding resources whose parent is ``parent`` (for ``<parent>_binding`` aggregates)."""
+    return [r for r in RESOURCES if r.is_binding and r.parent == parent]
+
+
+__all__ = [
+    "SCHEMA", "SECRET_ATTRS", "Attr", "ErrorCode", "Kind", "MISSING_CODES", "Resource",
+    "ResourceKind", "UnknownResource", "bindings_of", "schema",
+]

@@ -35,6 +35,36 @@ def schema(name: str) -> Resource:
         raise UnknownResource(name) from None
 
 
+def identity(res: Resource, attrs: dict) -> tuple:
+    """The values that identify one object of ``res`` (see Resource.identity and fills)."""
+    values = dict(attrs)
+    for target, source in res.fills:
+        if values.get(target) is None:
+            values[target] = values.get(source)
+    return tuple(values.get(a) for a in res.identity)
+
+
+def level(resource: str) -> int:
+    """Dependency depth: 0 for objects that reference nothing; parents before children."""
+    return _levels()[resource]
+
+
+def _levels() -> dict[str, int]:
+    if not _LEVELS:
+        def depth(name: str, seen: tuple[str, ...] = ()) -> int:
+            res = SCHEMA[name]
+            deps = {t for t in res.references.values() if t != name}
+            deps |= set(res.implied_by) | set(res.after)
+            deps |= {res.parent} if res.parent else set()
+            return 1 + max((depth(d, (*seen, name)) for d in deps if d not in seen), default=-1)
+
+        _LEVELS.update({name: depth(name) for name in SCHEMA})
+    return _LEVELS
+
+
+_LEVELS: dict[str, int] = {}
+
+
 def bindings_of(parent: str) -> list[Resource]:
     """Binding resources whose parent is ``parent`` (for ``<parent>_binding`` aggregates)."""
     return [r for r in RESOURCES if r.is_binding and r.parent == parent]
@@ -42,5 +72,5 @@ def bindings_of(parent: str) -> list[Resource]:
 
 __all__ = [
     "SCHEMA", "SECRET_ATTRS", "Attr", "ErrorCode", "Kind", "MISSING_CODES", "Resource",
-    "ResourceKind", "UnknownResource", "bindings_of", "schema",
+    "ResourceKind", "UnknownResource", "bindings_of", "identity", "level", "schema",
 ]

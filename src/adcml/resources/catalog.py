@@ -166,6 +166,7 @@ RESOURCES: tuple[Resource, ...] = (
         ),
         exclusive=(("ip", "servername"),),
         one_of=(("ip", "servername"),),
+        fills=(("servername", "ip"),),
         delete_args=("ip", "servername", "port"),
     ),
     Resource(
@@ -295,6 +296,8 @@ RESOURCES: tuple[Resource, ...] = (
             _ro("certificatetype", Kind.LIST), _ro("sandns"),
         ),
         updatable=("expirymonitor", "notificationperiod", "deletecertkeyfilesonremoval"),
+        update_action=("cert", "key", "inform", "passplain", "password", "nodomaincheck"),
+        after=("systemfile",),
         actions=frozenset({"update", "link", "unlink", "clear"}),
     ),
     Resource(
@@ -316,6 +319,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "sslvserver", key="vservername", kind=ResourceKind.IMPLICIT, feature="SSL",
+        implied_by=("lbvserver", "csvserver"),
         missing=E.NO_SUCH_SSL_VSERVER,
         attrs=(
             _name("vservername"),
@@ -344,6 +348,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "sslservicegroup", key="servicegroupname", kind=ResourceKind.IMPLICIT, feature="SSL",
+        implied_by=("servicegroup",),
         missing=E.NO_SUCH_SERVICE_OR_GROUP,
         attrs=(
             _name("servicegroupname"),

@@ -84,6 +84,10 @@ class Resource:
     actions: frozenset[str] = frozenset()
     feature: str | None = None
     in_use: ErrorCode = ErrorCode.RESOURCE_IN_USE
+    fills: tuple[tuple[str, str], ...] = ()  # (attr, source): attr defaults to source's value
+    implied_by: tuple[str, ...] = ()  # resources whose objects bring this one into being
+    after: tuple[str, ...] = ()  # resources that must exist first (files a certkey reads)
+    update_action: tuple[str, ...] = ()  # attributes changed by ?action=update, not by PUT
     _by_name: dict[str, Attr] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,143 @@
+"""Gateway spec → the NITRO objects that implement it, each marked as owned by the gateway.
+
+Names: ``<gateway>.cs`` for the content-switching vserver (the VIP), ``<gateway>.<pool>`` for
+each pool's lbvserver, service group, monitor, CS action and CS policy, ``<gateway>.tls`` for
+the SSL profile, ``<gateway>.cert`` for an uploaded certificate. Objects that have a
+``comment`` carry ``adcml:<gateway>`` in it; ownership of the others follows from the
+``<gateway>.`` prefix, which gateway names (no dots) cannot collide on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from adcml.gateway.diff import Desired
+from adcml.gateway.spec import GatewaySpec, Pool
+from adcml.resources import SCHEMA
+from adcml.secret import Secret
+
+SSL_DIR = "/nsconfig/ssl"  # as an appliance reports it: no trailing slash
+FIRST_PRIORITY = 100
+PRIORITY_STEP = 10
+
+# Every resource a gateway may own: what the planner reads.
+RESOURCES = (
+    "csvserver", "lbvserver", "servicegroup", "lbmonitor", "csaction", "cspolicy", "sslprofile",
+    "sslvserver", "sslcertkey", "systemfile", "servicegroup_servicegroupmember_binding",
+    "servicegroup_lbmonitor_binding", "lbvserver_servicegroup_binding",
+    "csvserver_cspolicy_binding", "csvserver_lbvserver_binding", "sslvserver_sslcertkey_binding",
+)
+
+
+def mark(gateway: str) -> str:
+    return f"adcml:{gateway}"
+
+
+def owner(gateway: str):
+    """The ownership predicate for ``gateway``: (resource, live attributes) → owned?"""
+    prefix, comment = f"{gateway}.", mark(gateway)
+
+    def owned(resource: str, row: dict[str, Any]) -> bool:
+        res = SCHEMA[resource]
+        name = str(row.get(res.key, ""))
+        if not name.startswith(prefix):
+            return False
+        if res.is_binding or res.attr("comment") is None:
+            return True
+        return row.get("comment") == comment
+
+    return owned
+
+
+def compile_gateway(spec: GatewaySpec) -> list[Desired]:
+    """The desired NITRO objects of ``spec``, in no particular order (the plan orders them)."""
+    gw = spec.name
+    cs = f"{gw}.cs"
+    fe = spec.frontend
+    out: list[Desired] = []
+
+    def add(resource: str, **attrs: Any) -> None:
+        out.append(Desired(resource, {k: v for k, v in attrs.items() if v is not None}))
+
+    https = fe.protocol == "https"
+    add("csvserver", name=cs, servicetype="SSL" if https else "HTTP", ipv46=fe.vip, port=fe.port,
+        clttimeout=fe.client_timeout, comment=mark(gw))
+    if https:
+        profile = fe.ssl_profile
+        onoff = {True: "ENABLED", False: "DISABLED"}
+        add("sslprofile", name=f"{gw}.tls", sslprofiletype="FrontEnd",
+            tls1=onoff[profile.tls1], tls11=onoff[profile.tls11], tls12=onoff[profile.tls12],
+            tls13=onoff[profile.tls13], sessreuse=onoff[profile.session_reuse],
+            sesstimeout=profile.session_timeout)
+        add("sslvserver", vservername=cs, sslprofile=f"{gw}.tls")
+        certkey = fe.tls.certkey or _certificate(out, gw, fe.tls)
+        add("sslvserver_sslcertkey_binding", vservername=cs, certkeyname=certkey)
+    for rank, pool in enumerate(_by_specificity(spec.pools)):
+        _pool(add, gw, cs, pool, FIRST_PRIORITY + PRIORITY_STEP * rank)
+    if spec.default_pool:
+        add("csvserver_lbvserver_binding", name=cs, lbvserver=f"{gw}.{spec.default_pool}")
+    return out
+
+
+def _certificate(out: list[Desired], gw: str, tls) -> str:
+    """Upload cert and key under content-addressed names; a new certificate gets new files,
+    and the cert-key is switched to them in place (bindings stay)."""
+    cert, key = tls.cert_file.read_bytes(), tls.key_file.read_bytes()
+    digest = hashlib.sha256(cert + key).hexdigest()[:10]
+    cert_name, key_name = f"{gw}.cert.{digest}.crt", f"{gw}.cert.{digest}.key"
+    out.append(Desired("systemfile", {"filename": cert_name, "filelocation": SSL_DIR,
+                                      "filecontent": base64.b64encode(cert).decode(),
+                                      "fileencoding": "BASE64"}))
+    out.append(Desired("systemfile", {"filename": key_name, "filelocation": SSL_DIR,
+                                      "filecontent": Secret(base64.b64encode(key).decode()),
+                                      "fileencoding": "BASE64"}))
+    attrs: dict[str, Any] = {"certkey": f"{gw}.cert", "cert": cert_name, "key": key_name}
+    if tls.key_passphrase is not None:
+        attrs["passplain"] = Secret(tls.key_passphrase.get_secret_value())
+    out.append(Desired("sslcertkey", attrs))
+    return f"{gw}.cert"
+
+
+def _by_specificity(pools: list[Pool]) -> list[Pool]:
+    """Longer path prefixes first, so /v1/models/big wins over /v1/models."""
+    routed = [p for p in pools if p.match is not None]
+    return sorted(routed, key=lambda p: (-len(p.match.path_prefix or ""), p.match.host is None,
+                                         p.name)) + [p for p in pools if p.match is None]
+
+
+def rule_for(pool: Pool) -> str:
+    terms = []
+    if pool.match.path_prefix:
+        terms.append(f'HTTP.REQ.URL.PATH.STARTSWITH("{pool.match.path_prefix}")')
+    if pool.match.host:
+        terms.append(f'HTTP.REQ.HOSTNAME.EQ("{pool.match.host.lower()}")')
+    return " && ".join(terms)
+
+
+def _pool(add, gw: str, cs: str, pool: Pool, priority: int) -> None:
+    name = f"{gw}.{pool.name}"
+    add("lbvserver", name=name, servicetype="HTTP", ipv46="0.0.0.0", port=0,
+        lbmethod=pool.lb_method, comment=mark(gw))
+    add("servicegroup", servicegroupname=name, servicetype="HTTP", maxclient=pool.max_clients,
+        sp="ON" if pool.surge_protection else "OFF", comment=mark(gw))
+    health = pool.health
+    interval, units = _interval(health.interval)
+    add("lbmonitor", monitorname=name, type="HTTP", httprequest=f"GET {health.path}",
+        respcode=[str(code) for code in health.expect_status], interval=interval, units3=units,
+        resptimeout=health.timeout, retries=health.retries)
+    add("servicegroup_lbmonitor_binding", servicegroupname=name, monitor_name=name)
+    for member in pool.members:
+        add("servicegroup_servicegroupmember_binding", servicegroupname=name, ip=member.host,
+            port=member.port, weight=member.weight)
+    add("lbvserver_servicegroup_binding", name=name, servicegroupname=name)
+    if pool.match is not None:
+        add("csaction", name=name, targetlbvserver=name, comment=mark(gw))
+        add("cspolicy", policyname=name, rule=rule_for(pool), action=name)
+        add("csvserver_cspolicy_binding", name=cs, policyname=name, priority=priority)
+
+
+def _interval(seconds: int) -> tuple[int, str]:
+    """An appliance stores whole minutes as minutes (60 s reads back as 1 MIN)."""
+    return (seconds // 60, "MIN") if seconds >= 60 and seconds % 60 == 0 else (seconds, "SEC")

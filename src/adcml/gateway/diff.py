@@ -1,0 +1,235 @@
+"""Desired objects + live objects → a Plan. Pure: no I/O, testable with data alone.
+
+States follow Ansible's network resource modules:
+
+- ``merged``: create what is missing, change what differs; never remove anything.
+- ``replaced``: each desired object becomes exactly as desired (attributes it leaves out go
+  back to their defaults; bindings of its own that are not desired are removed).
+- ``overridden``: ``replaced``, and owned objects that are not desired at all are removed.
+- ``deleted``: every owned object (in scope) is removed.
+
+Owned objects are those the ``owned`` predicate accepts; nothing else is ever removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from adcml.gateway.plan import Action, Change, Plan
+from adcml.resources import SCHEMA, Resource, ResourceKind, identity, level, schema
+from adcml.resources.values import BadValue, canonical
+from adcml.secret import Secret
+
+
+class State(StrEnum):
+    MERGED = "merged"
+    REPLACED = "replaced"
+    OVERRIDDEN = "overridden"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One NITRO object as it should be: resource name and attributes (Secrets allowed)."""
+
+    resource: str
+    attrs: dict[str, Any]
+
+    @property
+    def schema(self) -> Resource:
+        return schema(self.resource)
+
+    @property
+    def identity(self) -> tuple:
+        return identity(self.schema, self.attrs)
+
+
+LiveState = dict[str, dict[tuple, dict[str, Any]]]
+Owned = Callable[[str, dict[str, Any]], bool]
+ORDER = {name: i for i, name in enumerate(SCHEMA)}
+
+
+def index_live(resource: str, rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    res = schema(resource)
+    return {identity(res, _canon_identity(res, row)): row for row in rows}
+
+
+def _canon_identity(res: Resource, row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for name in res.identity:
+        attr = res.attr(name)
+        if attr is not None and out.get(name) is not None:
+            out[name] = _canon(attr, out[name])
+    return out
+
+
+def _canon(attr, value):
+    if isinstance(value, Secret):
+        return value
+    try:
+        return canonical(attr, value)
+    except BadValue:
+        return value
+
+
+def name_of(res: Resource, ident: tuple) -> str:
+    return "/".join(str(v) for v in ident)
+
+
+def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
+              owned: Owned) -> Plan:
+    """Compare desired objects with live ones and return the ordered changes."""
+    state = State(state)
+    wanted: dict[tuple[str, tuple], Desired] = {}
+    for obj in desired:
+        key = (obj.resource, identity(obj.schema, _canon_identity(obj.schema, obj.attrs)))
+        wanted[key] = obj
+    plan = Plan()
+    if state is State.DELETED:
+        _plan_deletions(plan, live, owned, keep=set())
+        return _finish(plan)
+    for (resource, ident), obj in wanted.items():
+        res = obj.schema
+        before = live.get(resource, {}).get(ident)
+        change = _compare(res, ident, obj.attrs, before, strict=state is not State.MERGED)
+        if change is None:
+            plan.unchanged += 1
+        else:
+            plan.changes.append(change)
+    if state in (State.REPLACED, State.OVERRIDDEN):
+        parents = {(r, i) for (r, i) in wanted}
+        for resource, rows in live.items():
+            res = SCHEMA[resource]
+            for ident, row in rows.items():
+                if (resource, ident) in wanted or not owned(resource, row):
+                    continue
+                parent_wanted = res.is_binding and any(
+                    (res.parent, (ident[0],)) == p or _implied_parent(res, ident[0], p)
+                    for p in parents
+                )
+                if state is State.OVERRIDDEN or parent_wanted:
+                    plan.changes.append(_delete(res, ident, row, "not in the spec"))
+    _cascade_replacements(plan, live, wanted)
+    return _finish(plan)
+
+
+def _implied_parent(res: Resource, name: Any, wanted_key: tuple[str, tuple]) -> bool:
+    parent = SCHEMA[res.parent]
+    return wanted_key[0] in parent.implied_by and wanted_key[1] == (name,)
+
+
+def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, Any] | None,
+             *, strict: bool) -> Change | None:
+    name = name_of(res, ident)
+    lvl = level(res.name)
+    if have is None:
+        if res.kind is ResourceKind.IMPLICIT:
+            return Change(Action.UPDATE, res.name, name, None, dict(want), "settings of a new "
+                          f"{'/'.join(res.implied_by)}", level=lvl)
+        return Change(Action.CREATE, res.name, name, None, dict(want), "missing", level=lvl)
+    differs: dict[str, Any] = {}
+    replace_reasons = []
+    for key, value in want.items():
+        attr = res.attr(key)
+        if attr is None or key in res.identity or attr.write_only:
+            continue
+        if not _equal(attr, value, have.get(attr.name, attr.default)):
+            differs[attr.name] = value
+            if attr.immutable or (res.updatable is not None and attr.name not in res.updatable
+                                  and attr.name not in res.update_action):
+                replace_reasons.append(f"{attr.name} cannot change in place")
+    unset: list[str] = []
+    if strict:
+        sources = {source for _, source in res.fills}
+        for attr in res.attrs:
+            if (attr.name in want or attr.name in res.identity or attr.readonly or attr.secret
+                    or attr.write_only or attr.name in sources or attr.required
+                    or attr.name in res.update_action):
+                continue
+            current = have.get(attr.name)
+            if current is None or _equal(attr, attr.default, current):
+                continue
+            if attr.immutable:
+                replace_reasons.append(f"{attr.name} must go back to its default")
+            elif attr.default is not None:
+                differs[attr.name] = attr.default
+            else:
+                unset.append(attr.name)
+    if not differs and not unset:
+        return None
+    before = {k: have.get(k) for k in (*differs, *unset)}
+    if replace_reasons:
+        return Change(Action.REPLACE, res.name, name, _identity_attrs(res, have) | before,
+                      dict(want), "; ".join(replace_reasons), level=lvl)
+    after = {**{k: want[k] for k in res.identity if k in want}, **differs}
+    if set(differs) & set(res.update_action):  # changed together, e.g. a cert with its key
+        after.update({k: v for k, v in want.items() if k in res.update_action})
+    reason = "differs: " + ", ".join([*differs, *unset])
+    return Change(Action.UPDATE, res.name, name, before, after, reason, unset=unset, level=lvl)
+
+
+def _identity_attrs(res: Resource, row: dict[str, Any]) -> dict[str, Any]:
+    keep = set(res.identity) | set(res.delete_args)
+    return {k: v for k, v in row.items() if k in keep and v is not None}
+
+
+def _equal(attr, want: Any, have: Any) -> bool:
+    if isinstance(want, Secret):
+        if have is None:
+            return True  # the appliance never returns it: nothing to compare
+        return want.reveal() == str(have)
+    if want is None or have is None:
+        return want == have
+    return _canon(attr, want) == _canon(attr, have)
+
+
+def _delete(res: Resource, ident: tuple, row: dict[str, Any], reason: str) -> Change:
+    return Change(Action.DELETE, res.name, name_of(res, ident), _identity_attrs(res, row), None,
+                  reason, level=level(res.name))
+
+
+def _plan_deletions(plan: Plan, live: LiveState, owned: Owned, keep: set) -> None:
+    for resource, rows in live.items():
+        res = SCHEMA[resource]
+        if res.kind is ResourceKind.IMPLICIT:
+            continue
+        for ident, row in rows.items():
+            if owned(resource, row) and (resource, ident) not in keep:
+                plan.changes.append(_delete(res, ident, row, "deleted state"))
+
+
+def _cascade_replacements(plan: Plan, live: LiveState, wanted: dict) -> None:
+    """A replaced object takes with it what references it and the bindings it owns."""
+    replaced = [c for c in plan.changes if c.action is Action.REPLACE]
+    seen = {(c.resource, c.name) for c in plan.changes}
+    while replaced:
+        change = replaced.pop()
+        name = change.name.split("/")[0]
+        for (resource, ident), obj in wanted.items():
+            res = obj.schema
+            refs = [a for a, target in res.references.items() if target == change.resource]
+            if change.resource in res.implied_by:
+                refs.append(res.key)
+            if not any(obj.attrs.get(a) == name for a in refs):
+                continue
+            row = live.get(resource, {}).get(ident)
+            key = (resource, name_of(res, ident))
+            if key in seen or (row is None and res.kind is not ResourceKind.IMPLICIT):
+                continue
+            row = row or {res.key: name}
+            seen.add(key)
+            # it may be in the plan as an update already: the replace supersedes it
+            plan.changes[:] = [c for c in plan.changes if (c.resource, c.name) != key]
+            new = Change(Action.REPLACE, resource, key[1], _identity_attrs(res, row),
+                         dict(obj.attrs), f"{change.resource} {name} is replaced",
+                         level=level(resource))
+            plan.changes.append(new)
+            replaced.append(new)
+
+
+def _finish(plan: Plan) -> Plan:
+    plan.changes.sort(key=lambda c: (c.level, ORDER.get(c.resource, 0), c.name))
+    return plan

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from adcml.gateway.apply import ApplyError, ApplyResult, Progress, apply_plan
 from adcml.gateway.compile import RESOURCES, compile_gateway, owner
 from adcml.gateway.diff import Desired, State, make_plan
+from adcml.gateway.gather import gather
 from adcml.gateway.live import read_live
 from adcml.gateway.plan import Action, Change, Plan, masked
 from adcml.gateway.spec import GatewaySpec, SpecError, load_spec
@@ -61,6 +62,6 @@ def render(spec: GatewaySpec) -> list[dict]:
 
 __all__ = [
     "Action", "ApplyError", "ApplyResult", "Change", "Desired", "GatewaySpec", "Outcome", "Plan",
-    "SpecError", "State", "apply_plan", "compile_gateway", "converge", "load_spec", "make_plan",
+    "SpecError", "State", "apply_plan", "compile_gateway", "converge", "gather", "load_spec", "make_plan",
     "plan_gateway", "plan_objects", "render",
 ]

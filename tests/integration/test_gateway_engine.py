@@ -1,0 +1,158 @@
+"""The gateway engine against a real lab ADC: converge, idempotence, gather, prune, delete,
+and convergence after an apply killed at every write."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+import pytest
+
+from adcml.gateway import ApplyError, State, converge, gather, load_spec
+from adcml.lab.pki import LabCA
+from adcml.nitro import NitroClient, NitroError
+
+
+def make_spec(tmp_path, pools=2, members=2, name="gw", https=True, **extra):
+    frontend = {"vip": "127.0.0.10", "port": 443 if https else 80, "protocol": "https" if https else "http"}
+    if https:
+        issued = LabCA().issue(f"{name}.lab.test", sans=(f"{name}.lab.test",))
+        (tmp_path / "gw.crt").write_bytes(issued.cert_pem)
+        (tmp_path / "gw.key").write_bytes(issued.key_pem)
+        frontend["tls"] = {"cert_file": str(tmp_path / "gw.crt"), "key_file": str(tmp_path / "gw.key")}
+    return load_spec({
+        "name": name, "frontend": frontend,
+        "pools": [{"name": f"m{i}", "match": {"path_prefix": f"/v1/models/m{i}"},
+                   "members": [{"host": f"127.0.1.{j + 1}", "port": 8000 + i} for j in range(members)]}
+                  for i in range(pools)],
+        "default_pool": "m0", **extra,
+    })
+
+
+@pytest.fixture
+def client(lab_adc):
+    with NitroClient(nsip=lab_adc.nsip, protocol="http", username="nsroot", password="nsroot") as c:
+        yield c
+
+
+def running_config(lab_adc) -> dict:
+    return httpx.get(f"{lab_adc.url}/lab/config").json()["partitions"]["default"]
+
+
+def owned_names(lab_adc, gateway="gw") -> set[tuple[str, str]]:
+    out = set()
+    for resource, rows in running_config(lab_adc).items():
+        for row in rows:
+            for value in row.values():
+                if isinstance(value, str) and value.startswith(f"{gateway}."):
+                    out.add((resource, value))
+                    break
+    return out
+
+
+def test_converge_is_idempotent_and_cheap_to_recheck(lab_adc, client, tmp_path):
+    spec = make_spec(tmp_path, pools=3, members=2)
+    first = converge(client, spec)
+    assert first.changed and first.plan.summary()["create"] > 20
+    lab_adc.reset_counters()
+    second = converge(client, spec)
+    assert not second.changed
+    assert second.result.requests == 0
+    per_type = Counter(k.split()[1] for k in lab_adc.counters()["requests"])
+    assert all(n <= 2 for n in per_type.values()), per_type
+    assert not any(k.startswith(("POST", "PUT", "DELETE")) and "login" not in k and "logout" not in k
+                   for k in lab_adc.counters()["requests"])
+
+
+def test_gathered_state_equals_the_spec(client, tmp_path):
+    spec = make_spec(tmp_path, pools=2, members=2, https=False)
+    converge(client, spec)
+    expected = spec.model_dump(mode="json")
+    expected["pools"].sort(key=lambda p: p["name"])
+    assert gather(client, "gw") == expected
+    assert gather(client, "other") is None
+
+
+def test_check_mode_reports_and_changes_nothing(lab_adc, client, tmp_path):
+    spec = make_spec(tmp_path)
+    before = running_config(lab_adc)
+    outcome = converge(client, spec, check=True)
+    assert outcome.changed and outcome.result is None
+    assert running_config(lab_adc) == before
+    assert "+ csvserver gw.cs" in outcome.plan.render()
+
+
+def test_overridden_prunes_only_owned_objects(lab_adc, client, tmp_path):
+    converge(client, make_spec(tmp_path, pools=3, https=False))
+    client.add("lbvserver", {"name": "gw.handmade", "servicetype": "HTTP"})  # no ownership mark
+    client.add("lbvserver", {"name": "k8s-ingress-vs", "servicetype": "HTTP", "comment": "k8s"})
+    smaller = make_spec(tmp_path, pools=1, https=False)
+    outcome = converge(client, smaller, State.OVERRIDDEN)
+    deleted = {(c.resource, c.name) for c in outcome.plan.changes if c.action == "delete"}
+    assert ("lbvserver", "gw.m2") in deleted and ("lbvserver", "gw.handmade") not in deleted
+    assert client.find("lbvserver", "gw.handmade") and client.find("lbvserver", "k8s-ingress-vs")
+    assert client.find("lbvserver", "gw.m1") is None
+    assert not converge(client, smaller, State.OVERRIDDEN).changed
+
+
+def test_deleted_leaves_no_owned_object(lab_adc, client, tmp_path):
+    spec = make_spec(tmp_path)
+    converge(client, spec)
+    client.add("lbvserver", {"name": "keep-me", "servicetype": "HTTP"})
+    converge(client, spec, State.DELETED)
+    assert owned_names(lab_adc) == set()
+    assert client.find("lbvserver", "keep-me")
+
+
+def test_changed_certificate_is_switched_in_place(client, tmp_path):
+    spec = make_spec(tmp_path)
+    converge(client, spec)
+    serial = client.find("sslcertkey", "gw.cert")["serial"]
+    rotated = make_spec(tmp_path)  # same paths, new certificate and key
+    outcome = converge(client, rotated, State.OVERRIDDEN)
+    actions = {(c.action, c.resource) for c in outcome.plan.changes}
+    assert ("update", "sslcertkey") in actions and ("delete", "sslcertkey") not in actions
+    assert client.find("sslcertkey", "gw.cert")["serial"] != serial
+    assert client.bindings("sslvserver", "gw.cs")[0]["sslvserver_sslcertkey_binding"][0][
+        "certkeyname"] == "gw.cert"
+    assert not converge(client, rotated, State.OVERRIDDEN).changed
+
+
+def test_immutable_change_is_a_replace(client, tmp_path):
+    converge(client, make_spec(tmp_path, https=False))
+    moved = load_spec({**make_spec(tmp_path, https=False).model_dump(mode="json"),
+                       "frontend": {"vip": "127.0.0.10", "port": 8080, "protocol": "http"}})
+    outcome = converge(client, moved)
+    replaced = {c.resource for c in outcome.plan.changes if c.action == "replace"}
+    assert "csvserver" in replaced and "csvserver_cspolicy_binding" in replaced
+    assert client.find("csvserver", "gw.cs")["port"] == 8080
+    assert not converge(client, moved).changed
+
+
+def test_bad_spec_touches_nothing(lab_adc):
+    with pytest.raises(ValueError) as err:
+        load_spec({"name": "gw", "frontend": {"vip": "not-an-ip"}, "pools": [{"name": "BAD"}]})
+    assert "frontend.vip" in str(err.value) and "pools[0].name" in str(err.value)
+
+
+def test_apply_killed_at_every_write_converges_on_rerun(lab_adc, client, tmp_path):
+    spec = make_spec(tmp_path, pools=2, members=1)
+    lab_adc.reset_counters()
+    converge(client, spec)
+    writes = sum(n for k, n in lab_adc.counters()["requests"].items()
+                 if k.split()[0] in ("POST", "PUT", "DELETE") and k.split()[1] not in ("login", "logout"))
+    desired = running_config(lab_adc)
+    converge(client, spec, State.DELETED)
+    assert writes > 5
+    for nth in range(1, writes + 1):
+        assert owned_names(lab_adc) == set()
+        lab_adc.fault(method="WRITE", nth=nth, kind="drop")
+        with NitroClient(nsip=lab_adc.nsip, protocol="http", username="nsroot", password="nsroot",
+                         retries=0) as broken, pytest.raises((ApplyError, NitroError)):
+            converge(broken, spec)
+        lab_adc.control("DELETE", "faults")
+        with NitroClient(nsip=lab_adc.nsip, protocol="http", username="nsroot", password="nsroot") as fresh:
+            converge(fresh, spec, State.OVERRIDDEN)
+            assert running_config(lab_adc) == desired, f"fault at write {nth}"
+            assert not converge(fresh, spec, State.OVERRIDDEN).changed
+            converge(fresh, spec, State.DELETED)

@@ -1,0 +1,59 @@
+"""Plan tests as data: each case in plan_cases/*.yml is {state, desired, live, expect}, run
+by this one runner with no server. ``expect`` lists [action, resource, name, reason?] in plan
+order (execution order is Plan.steps())."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adcml.gateway.compile import owner
+from adcml.gateway.diff import Desired, index_live, make_plan
+from adcml.resources import SCHEMA
+from adcml.secret import Secret
+
+CASES = Path(__file__).parent / "plan_cases"
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_constructor("!secret", lambda loader, node: Secret(loader.construct_scalar(node)))
+
+
+def _cases():
+    return [
+        pytest.param(case, id=f"{path.stem}: {case['name']}")
+        for path in sorted(CASES.glob("*.yml"))
+        for case in yaml.load(path.read_text(), Loader=_Loader)
+    ]
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_plan_case(case):
+    desired = [Desired(d["resource"], d["attrs"]) for d in case["desired"]]
+    live = {res: index_live(res, rows) for res, rows in (case["live"] or {}).items()}
+    plan = make_plan(desired, live, case["state"], owner("gw"))
+    ordered = list({id(c): c for _, c in plan.steps()}.values())  # execution order, once each
+    got = [[c.action.value, c.resource, c.name] for c in ordered]
+    assert got == [e[:3] for e in case["expect"]], plan.render()
+    for change, expected in zip(ordered, case["expect"], strict=True):
+        if len(expected) > 3:
+            assert change.reason == expected[3]
+    text = plan.render() + plan.to_json()
+    for secret in case.get("masked", []):
+        assert secret not in text
+    json.loads(plan.to_json())
+
+
+def test_every_managed_resource_has_an_idempotent_case():
+    from adcml.gateway.compile import RESOURCES
+
+    cases = yaml.load((CASES / "idempotent.yml").read_text(), Loader=_Loader)
+    covered = {d["resource"] for case in cases for d in case["desired"]}
+    assert set(RESOURCES) - covered == set()
+    assert covered <= set(SCHEMA)

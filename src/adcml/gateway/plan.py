@@ -115,7 +115,7 @@ class Plan:
             lines.append(change.line())
             before, after = masked(change.before) or {}, masked(change.after) or {}
             if change.action is Action.UPDATE:
-                for key in sorted(set(after) | set(change.unset)):
+                for key in sorted(set(before) | set(change.unset)):
                     if key in change.unset:
                         lines.append(f"    {key}: {before.get(key)!r} -> (unset)")
                     elif before.get(key) != after.get(key):

@@ -52,7 +52,11 @@ class Behaviour:
         row.update({k: v for k, v in changes.items() if not _write_only(res, k)})
 
     def check_delete(self, store, part, res: Resource, row: dict, args: dict) -> None:
-        """Refuse a removal the appliance would refuse (beyond references)."""
+        """Refuse a removal (or unbind) the appliance would refuse, beyond references: by
+        default, delete arguments (canonical values) that do not describe ``row``."""
+        for key, value in args.items():
+            if value != row.get(key, res.attr(key).default):
+                raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}")
 
     def remove(self, store, part, res: Resource, row: dict) -> None:
         name = row[res.key]
@@ -243,6 +247,7 @@ class Monitor(Behaviour):
             raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "type")
         if row.get("_builtin"):
             raise NitroFault(E.NOT_PERMITTED, f"monitorname, {row['monitorname']}: built-in monitor")
+        super().check_delete(store, part, res, row, args)
 
 
 def _minutes(obj: dict) -> None:

@@ -7,6 +7,7 @@ Answers the way nitro-facts.md says an appliance answers; the configuration itse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -18,7 +19,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from adcml.lab.faults import NitroFault
-from adcml.resources import SCHEMA, ErrorCode, ResourceKind, schema
+from adcml.resources import SCHEMA, ErrorCode, schema
 
 if TYPE_CHECKING:
     from adcml.lab.server import LabADC
@@ -27,6 +28,7 @@ E = ErrorCode
 log = logging.getLogger("adcml.lab")
 JSON_TYPE = "application/json; charset=utf-8"
 DEFAULT_SESSION_TIMEOUT = 1800
+MAX_REQUEST_BODY = 4 * 1024 * 1024  # room for a 2 MB systemfile, base64-encoded
 SINGLETONS_AS_OBJECT = {"nsversion", "nsconfig", "nsfeature"}
 
 
@@ -105,15 +107,18 @@ def parse_call(request: web.Request) -> Call:
                 action.lower() if action else None, onerror)
 
 
-def envelope(status: int = 200, payload: dict | None = None, headers=None) -> web.Response:
-    body = {"errorcode": 0, "message": "Done", "severity": "NONE", **(payload or {})}
+def _json(status: int, body: dict, headers=None) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json",
                         charset="utf-8", headers=headers)
 
 
+def envelope(status: int = 200, payload: dict | None = None, headers=None) -> web.Response:
+    body = {"errorcode": 0, "message": "Done", "severity": "NONE", **(payload or {})}
+    return _json(status, body, headers)
+
+
 def error_response(fault: NitroFault) -> web.Response:
-    return web.Response(status=fault.status, text=json.dumps(fault.envelope()),
-                        content_type="application/json", charset="utf-8")
+    return _json(fault.status, fault.envelope())
 
 
 class NitroAPI:
@@ -145,9 +150,12 @@ class NitroAPI:
         data = body.get("login") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise NitroFault(E.INVALID_JSON, "login", status=400)
-        username, password = data.get("username"), data.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "username" if not username else "password")
+        for field in ("username", "password"):
+            if data.get(field) is None:
+                raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, field)
+            if not isinstance(data[field], str):
+                raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{field}, expected a string")
+        username, password = data["username"], data["password"]
         if not self.lab.check_password(username, password):
             raise NitroFault(E.INVALID_CREDENTIALS)
         timeout = data.get("timeout", DEFAULT_SESSION_TIMEOUT)
@@ -157,9 +165,9 @@ class NitroAPI:
             raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"timeout, {timeout}")
         token = "##" + secrets.token_hex(24).upper()
         self.sessions[token] = Session(token, username, timeout, time.monotonic() + timeout)
-        response = envelope(201, {"sessionid": token})
-        response.set_cookie("NITRO_AUTH_TOKEN", token, path="/nitro/v1", httponly=True)
-        return response
+        # Spelled as an appliance spells it: some clients match the header text.
+        cookie = f"NITRO_AUTH_TOKEN={token}; path=/nitro/v1; HttpOnly"
+        return envelope(201, {"sessionid": token}, headers={"Set-Cookie": cookie})
 
     def expire_sessions(self) -> int:
         count = len(self.sessions)
@@ -177,15 +185,17 @@ class NitroAPI:
         rule = controls.fault_for(call.method, call.resource, call.action)
         if rule is not None:
             if rule.kind == "latency":
+                if call.method in ("POST", "PUT"):
+                    # An appliance has the whole request before it is slow to answer it, so a
+                    # client that times out meanwhile still finds the request applied.
+                    with contextlib.suppress(Exception):  # _body reports a bad body later
+                        await request.read()
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.kind == "drop":
                 return _drop(request)
             elif rule.kind == "error":
-                code = ErrorCode(rule.errorcode) if rule.errorcode in ErrorCode._value2member_map_ else None
-                fault = NitroFault(code or E.DONE, status=rule.status)
                 body = {"errorcode": rule.errorcode, "message": rule.message, "severity": "ERROR"}
-                return web.Response(status=fault.status, text=json.dumps(body),
-                                    content_type="application/json", charset="utf-8")
+                return _json(rule.status, body)
         try:
             response = await self.dispatch(request, call)
         except NitroFault as fault:
@@ -312,8 +322,7 @@ class NitroAPI:
             if saved is not None:
                 store.rollback(saved)
             body = {**NitroFault(E.BULK_FAILED).envelope(), "response": results}
-            return web.Response(status=207, text=json.dumps(body),
-                                content_type="application/json", charset="utf-8")
+            return _json(207, body)
         return envelope(201 if call.method == "POST" and call.action is None else 200)
 
 
@@ -328,7 +337,15 @@ def _token_from(headers) -> str | None:
 
 
 async def _body(request: web.Request) -> Any:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        # Drain the rest here: left to aiohttp's lingering close, the connection can hang on
+        # for its 10 s lingering time (and hold up a shutdown).
+        while await request.content.readany():
+            pass
+        raise NitroFault(E.INVALID_ARGUMENT_VALUE,
+                         f"request body, larger than {MAX_REQUEST_BODY} bytes", status=413) from None
     if not raw:
         raise NitroFault(E.INVALID_JSON, "empty body", status=400)
     try:

@@ -23,9 +23,9 @@ from adcml.lab.admin import Controls
 from adcml.lab.behaviours import behaviours, now
 from adcml.lab.faults import NitroFault
 from adcml.lab.mgmt_cert import management_certificate
-from adcml.lab.nitro_api import NitroAPI
+from adcml.lab.nitro_api import MAX_REQUEST_BODY, NitroAPI
 from adcml.lab.ssl import FileStore
-from adcml.lab.store import ConfigStore, coerce
+from adcml.lab.store import ConfigStore, coerce, name_in
 from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind
 from adcml.resources.values import BadValue, canonical
 
@@ -106,27 +106,25 @@ class LabADC:
                 store.features - features)
             store.changed = True
         elif res.name == "nspartition" and action == "switch":
-            name = payload.get("partitionname")
-            if not name:
-                raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "partitionname")
-            store.partition(name)
+            name = name_in(res, payload)
+            if name not in store.partitions:
+                raise NitroFault(res.missing, f"partitionname, {name}", status=404)
             if not session.token:
                 raise NitroFault(E.NOT_PERMITTED, "switching partitions needs a login session")
             session.partition = name
         elif action in ("enable", "disable"):
             if res.attr("state") is None:
                 raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
-            name = payload.get(res.key)
-            store.update(part, res, {res.key: name, "state": action.upper() + "D"})
+            store.update(part, res, {res.key: name_in(res, payload), "state": action.upper() + "D"})
         elif action == "rename":
             store.rename(part, res, payload)
         elif action == "unset":
             store.unset(part, res, payload)
-        elif res.name == "sslcertkey":
-            body = coerce(res, payload, adding=False)
+        elif res.name == "sslcertkey" and action in ("update", "link", "unlink"):
             certkey = store.behaviour(res)
-            {"update": certkey.update_files, "link": certkey.link, "unlink": certkey.unlink}[
-                action](store, part, res, body)
+            handler = {"update": certkey.update_files, "link": certkey.link,
+                       "unlink": certkey.unlink}[action]
+            handler(store, part, res, coerce(res, payload, adding=False))
             store.changed = True
         else:
             raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
@@ -165,7 +163,7 @@ def _write_atomic(path: Path, data: dict) -> None:
 
 
 def build_app(lab: LabADC) -> web.Application:
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_REQUEST_BODY)
     app.router.add_route("*", "/nitro/v1/{tail:.*}", lab.api.handle)
     from adcml.lab.admin_api import add_admin_routes
 

@@ -112,6 +112,9 @@ class SystemFile(Behaviour):
     def insert(self, store, part, res, obj):
         store.files.write(obj["filelocation"] + obj["filename"], obj["_data"])
 
+    def check_delete(self, store, part, res, row, args):
+        """Nothing to check: ``lookup`` found the file by its (normalised) filelocation."""
+
     def remove(self, store, part, res, row):
         store.files.delete(row["filelocation"] + "/" + row["filename"])
 
@@ -186,7 +189,7 @@ class CertKey(Behaviour):
             "notbefore": cert.not_valid_before_utc.timestamp(),
             "notafter": cert.not_valid_after_utc.timestamp(),
             "signaturealg": cert.signature_algorithm_oid._name,
-            "publickey": type(public).__name__.lstrip("_").replace("PublicKey", "").upper() or "RSA",
+            "publickey": cert.public_key_algorithm_oid._name,  # OpenSSL's name: rsaEncryption
             "publickeysize": getattr(public, "key_size", 0),
             "version": cert.version.value + 1,
             "names": sorted(_names(cert)),
@@ -239,11 +242,13 @@ class CertKey(Behaviour):
 
     def link(self, store, part, res, body: dict) -> None:
         row = part.table(res.name).get((body["certkey"],))
-        target = part.table(res.name).get((body.get("linkcertkeyname"),))
         if row is None:
             raise NitroFault(res.missing, f"certkey, {body['certkey']}", status=404)
+        if body.get("linkcertkeyname") is None:
+            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "linkcertkeyname")
+        target = part.table(res.name).get((body["linkcertkeyname"],))
         if target is None:
-            raise NitroFault(res.missing, f"linkcertkeyname, {body.get('linkcertkeyname')}")
+            raise NitroFault(res.missing, f"linkcertkeyname, {body['linkcertkeyname']}")
         if row.get("linkcertkeyname"):
             raise NitroFault(E.ALREADY_EXISTS, f"linkcertkeyname, {row['linkcertkeyname']}")
         if row["_info"]["issuer"] != target["_info"]["subject"]:

@@ -19,7 +19,8 @@ from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind, UnknownRe
 from adcml.resources.values import BadValue, canonical, wire
 
 E = ErrorCode
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_#.\s:@=\-]*$")
+# An appliance's rule for object names (ASCII only; the space is the only blank allowed).
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_#. :@=\-]*")
 IP_ATTRS = {"ipv46", "ipaddress", "ip"}
 
 
@@ -82,15 +83,49 @@ def coerce(res: Resource, body: Any, *, adding: bool) -> dict:
         for group in res.one_of:
             if all(out.get(a) is None for a in group):
                 raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, " or ".join(group))
-        name = out.get(res.key)
-        if res.kind is not ResourceKind.BINDING and name is not None and not NAME_RE.match(name):
-            raise NitroFault(
-                E.INVALID_ARGUMENT_VALUE,
-                f"{res.key}, {name}: names start with a letter, digit or '_' and contain only "
-                "letters, digits and _ # . space : @ = -",
-            )
+        if res.kind is not ResourceKind.BINDING:
+            check_name(res.key, out[res.key])
     elif out.get(res.key) is None:
         raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key)
+    return out
+
+
+def check_name(attr: str, name: str) -> None:
+    """Refuse a new object name an appliance would refuse."""
+    if not NAME_RE.fullmatch(name):
+        raise NitroFault(
+            E.INVALID_ARGUMENT_VALUE,
+            f"{attr}, {name}: names start with a letter, digit or '_' and contain only "
+            "letters, digits and _ # . space : @ = -",
+        )
+
+
+def name_in(res: Resource, body: Any, attr: str | None = None) -> str:
+    """The object name an action body carries in ``attr`` (the key by default), validated
+    as a value of the key attribute."""
+    attr = attr or res.key
+    if not isinstance(body, dict):
+        raise NitroFault(E.INVALID_JSON, f"{res.name}, expected an object", status=400)
+    value = body.get(attr)
+    if value is None:
+        raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, attr)
+    try:
+        return canonical(res.attr(res.key), value)
+    except BadValue as exc:
+        raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{attr}, {value}: {exc}") from None
+
+
+def delete_args(res: Resource, args: dict[str, str]) -> dict[str, Any]:
+    """The ``args=`` of a DELETE as canonical values; only the resource's delete args."""
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        attr = res.attr(key)
+        if attr is None or attr.name not in res.delete_args:
+            raise NitroFault(E.INVALID_ARGUMENT, key)
+        try:
+            out[attr.name] = canonical(attr, value)
+        except BadValue as exc:
+            raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}: {exc}") from None
     return out
 
 
@@ -253,6 +288,10 @@ class ConfigStore:
     def update(self, part: Partition, res: Resource, body: Any) -> None:
         if res.is_binding:
             raise NitroFault(E.NOT_PERMITTED, f"{res.name}: unbind and bind to change a binding")
+        if res.kind is ResourceKind.SINGLETON:
+            raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be updated")
+        if res.updatable == ():
+            raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be updated: delete and add")
         changes = coerce(res, body, adding=False)
         name = changes[res.key]
         behaviour = self.behaviour(res)
@@ -272,9 +311,7 @@ class ConfigStore:
         self.changed = True
 
     def unset(self, part: Partition, res: Resource, body: Any) -> None:
-        if not isinstance(body, dict) or res.key not in body:
-            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key)
-        name = body[res.key]
+        name = name_in(res, body)
         row = self.behaviour(res).lookup(self, part, res, name, {})
         if row is None:
             raise NitroFault(res.missing, f"{res.key}, {name}", status=404)
@@ -290,38 +327,28 @@ class ConfigStore:
         self.changed = True
 
     def delete(self, part: Partition, res: Resource, name: str, args: dict) -> None:
+        probe = delete_args(res, args)
         if res.is_binding:
-            self.unbind(part, res, name, args)
+            self.unbind(part, res, name, probe)
             return
         if res.kind in (ResourceKind.IMPLICIT, ResourceKind.SINGLETON):
             raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be removed")
         behaviour = self.behaviour(res)
-        row = behaviour.lookup(self, part, res, name, args)
+        row = behaviour.lookup(self, part, res, name, probe)
         if row is None:
             raise NitroFault(res.missing, f"{res.key}, {name}", status=404)
-        for arg in res.delete_args:
-            attr = res.attr(arg)
-            if arg in args and canonical(attr, args[arg]) != row.get(arg, attr.default):
-                raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{arg}, {args[arg]}")
-        behaviour.check_delete(self, part, res, row, args)
+        behaviour.check_delete(self, part, res, row, probe)
         user = self.first_user(part, res, name)
         if user is not None:
             raise NitroFault(res.in_use, user)
         behaviour.remove(self, part, res, row)
         self.changed = True
 
-    def unbind(self, part: Partition, res: Resource, name: str, args: dict) -> None:
+    def unbind(self, part: Partition, res: Resource, name: str, probe: dict) -> None:
         self.require_parent(part, res, name, status=404)
-        probe = {res.key: name}
-        for key, value in args.items():
-            attr = res.attr(key)
-            if attr is None:
-                raise NitroFault(E.INVALID_ARGUMENT, key)
-            try:
-                probe[attr.name] = canonical(attr, value)
-            except BadValue as exc:
-                raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}: {exc}") from None
-        self.behaviour(res).prepare_unbind(self, part, res, probe)
+        probe = {**probe, res.key: name}
+        behaviour = self.behaviour(res)
+        behaviour.prepare_unbind(self, part, res, probe)
         for key in res.member_key:
             if probe.get(key) is None:
                 raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, key)
@@ -329,15 +356,13 @@ class ConfigStore:
         ident = identity(res, probe)
         if ident not in table:
             raise NitroFault(res.missing, ", ".join(str(v) for v in ident), status=404)
+        behaviour.check_delete(self, part, res, table[ident], probe)
         del table[ident]
         self.changed = True
 
     def rename(self, part: Partition, res: Resource, body: Any) -> None:
-        if not isinstance(body, dict):
-            raise NitroFault(E.INVALID_JSON, res.name, status=400)
-        name, new = body.get(res.key), body.get("newname")
-        if not name or not new:
-            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key if not name else "newname")
+        name, new = name_in(res, body), name_in(res, body, "newname")
+        check_name("newname", new)
         table = part.table(res.name)
         if (name,) not in table:
             raise NitroFault(res.missing, f"{res.key}, {name}", status=404)

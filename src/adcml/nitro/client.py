@@ -149,6 +149,16 @@ class NitroClient(NitroSession):
     ) -> Reply | None:
         check_resource(resource)
         headers = {"X-NITRO-ONERROR": _onerror(onerror).value} if onerror is not None else None
+        adds = method == "POST" and "action" not in params
+        if headers and headers["X-NITRO-ONERROR"] == OnError.ROLLBACK and not (
+            adds or resource.endswith("_binding")
+        ):
+            # The appliance rolls back adds and binds only; elsewhere it would stop at the
+            # first failure and keep what it applied, and BulkError would claim a rollback.
+            raise InvalidRequest(
+                f"{resource}: onerror='rollback' applies to add and bind only; "
+                "use 'exit' or 'continue'"
+            )
         if isinstance(obj_or_list, Mapping):
             items, payload, name = None, dict(obj_or_list), object_name(obj_or_list)
         elif isinstance(obj_or_list, Sequence) and not isinstance(obj_or_list, str | bytes):

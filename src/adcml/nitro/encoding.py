@@ -1,7 +1,8 @@
 """URL encoding of NITRO paths and query strings: pure functions, no I/O.
 
 - The object name path segment is URL-encoded twice (the appliance decodes it twice), so a
-  name with ``/``, ``%``, spaces or non-ASCII survives any proxy that decodes once.
+  name with ``/``, ``%``, spaces or non-ASCII survives any proxy that decodes once; the names
+  ``.`` and ``..`` are encoded too, so that no URL normalisation takes them for dot-segments.
 - ``args=`` and ``filter=`` are ``k:v,k2:v2`` lists whose keys and values are percent-encoded
   (``,`` ``:`` ``/`` ``%`` and non-ASCII included), so a server that splits the *raw* query on
   ``,`` and then on the first ``:`` and decodes each part gets the values back.
@@ -23,8 +24,15 @@ _RESOURCE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def quote_name(name: str) -> str:
-    """The double-encoded path segment for an object name."""
-    return quote(quote(str(name), safe=""), safe="")
+    """The double-encoded path segment for an object name.
+
+    ``quote`` leaves ``.`` alone, so a name ``.`` or ``..`` would be a dot-segment that URL
+    normalisation removes (``/lbvserver/..`` becomes ``/config``); its dots are encoded too.
+    """
+    text = str(name)
+    if text in (".", ".."):
+        return "%252E" * len(text)
+    return quote(quote(text, safe=""), safe="")
 
 
 def unquote_name(segment: str) -> str:

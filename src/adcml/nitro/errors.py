@@ -26,6 +26,7 @@ plain ``NitroAPIError``. No message or repr carries a secret: echoed secret argu
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -153,7 +154,11 @@ class AlreadyExists(NitroAPIError):
 
 
 class InvalidArgument(NitroAPIError, ValueError):
-    """The request's arguments were rejected (missing, conflicting, malformed)."""
+    """The request's arguments were rejected (missing, conflicting, malformed).
+
+    ``argument`` is the attribute the appliance named (``"lbmethod"`` for
+    ``Invalid argument value [lbmethod, FASTEST]``), or None when the message names none.
+    """
 
     codes = frozenset(
         {
@@ -169,6 +174,16 @@ class InvalidArgument(NitroAPIError, ValueError):
             ErrorCode.INVALID_ACTION,
         }
     )
+
+    @property
+    def argument(self) -> str | None:
+        match = _ARGUMENT.search(self.message)
+        return match.group(1) if match else None
+
+
+# The bracketed detail of a NITRO message starts with the argument's name: "[port, 70000]",
+# "[colour]", "[ip, servername]".
+_ARGUMENT = re.compile(r"\[\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[,\]])")
 
 
 class ResourceInUse(NitroAPIError):

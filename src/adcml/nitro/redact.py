@@ -24,6 +24,9 @@ _ALWAYS_SECRET = frozenset(
 _SECRET_HEADERS = frozenset({"x-nitro-pass", "authorization", "proxy-authorization"})
 _TOKEN = re.compile(r"(NITRO_AUTH_TOKEN=)[^;,\s]*", re.IGNORECASE)
 
+# Replacing a one- or two-character "secret" everywhere would garble messages beyond use.
+_MIN_SECRET_LEN = 3
+
 _schema_attrs: frozenset[str] | None = None
 
 
@@ -99,7 +102,7 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values and ``[<secret attr>, <value>]`` echoes in a message."""
     for value in sorted(secrets, key=len, reverse=True):
-        if value:
+        if len(value) >= _MIN_SECRET_LEN:
             text = text.replace(value, MASK)
     text = _TOKEN.sub(rf"\g<1>{MASK}", text)
     return _ECHO.sub(_mask_echo, text)

@@ -37,6 +37,21 @@ from adcml.secret import Secret
 
 log = logging.getLogger("adcml.nitro")
 
+
+class _MaskSessionTokens(logging.Filter):
+    """httpcore's DEBUG trace prints response headers, ``Set-Cookie: NITRO_AUTH_TOKEN=..``
+    included; a session token is a credential, so it is masked there too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "NITRO_AUTH_TOKEN" in message:
+            record.msg, record.args = redact_text(message), None
+        return True
+
+
+for _name in ("httpcore.http11", "httpcore.http2"):
+    logging.getLogger(_name).addFilter(_MaskSessionTokens())
+
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # The request may have reached the appliance: only idempotent methods are replayed.
 _AFTER_SEND_ERRORS = (
@@ -239,11 +254,16 @@ class NitroSession:
         self.request_count += 1
         debug = log.isEnabledFor(logging.DEBUG)
         target = request.url.raw_path.decode("ascii", "replace")
+        secrets: set[str] = set()
         if debug:
+            # The appliance may echo what it was sent ("[passplain, <value>]"): the request's
+            # secret values are masked in the logged reply as well as in the logged request.
+            secrets = self._secrets(_json_or_none(request.content))
             log.debug("%s %s headers %s", request.method, target,
                       redact_headers(request.headers.multi_items()))
             if request.content:
-                log.debug("%s %s body %s", request.method, target, _loggable(request.content))
+                log.debug("%s %s body %s", request.method, target,
+                          _loggable(request.content, secrets))
         start = time.perf_counter()
         try:
             response = self._http.send(request)
@@ -255,7 +275,8 @@ class NitroSession:
             log.debug("%s %s -> %d in %.1f ms", request.method, target, response.status_code,
                       (time.perf_counter() - start) * 1000)
             if response.content:
-                log.debug("%s %s reply %s", request.method, target, _loggable(response.content))
+                log.debug("%s %s reply %s", request.method, target,
+                          _loggable(response.content, secrets))
         return response
 
     # -- helpers ---------------------------------------------------------------------------
@@ -366,11 +387,19 @@ def _transport_error(
     return NitroTransportError(redact_text(detail, secrets), url=url, method=request.method)
 
 
-def _loggable(content: bytes) -> str:
+def _json_or_none(content: bytes) -> Any:
     try:
-        text = json.dumps(redact(json.loads(content)), separators=(",", ":"))
+        return json.loads(content) if content else None
     except ValueError:
-        text = redact_text(content[:200].decode("utf-8", "replace"))
+        return None
+
+
+def _loggable(content: bytes, secrets: set[str] | frozenset[str] = frozenset()) -> str:
+    try:
+        text = json.dumps(redact(json.loads(content)), separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        text = content[:200].decode("utf-8", "replace")
+    text = redact_text(text, secrets)
     if len(text) > _LOG_BODY_LIMIT:
         text = text[:_LOG_BODY_LIMIT] + f"... ({len(text)} chars)"
     return text

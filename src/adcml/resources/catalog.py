@@ -298,7 +298,7 @@ RESOURCES: tuple[Resource, ...] = (
         updatable=("expirymonitor", "notificationperiod", "deletecertkeyfilesonremoval"),
         update_action=("cert", "key", "inform", "passplain", "password", "nodomaincheck"),
         after=("systemfile",),
-        actions=frozenset({"update", "link", "unlink", "clear"}),
+        actions=frozenset({"update", "link", "unlink"}),
     ),
     Resource(
         "sslprofile", key="name", feature="SSL", missing=E.SSLPROFILE_MISSING,

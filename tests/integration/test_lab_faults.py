@@ -58,6 +58,18 @@ def test_latency(lab_adc, api):
     assert time.monotonic() - started < 0.4
 
 
+def test_a_request_the_client_gave_up_on_is_still_carried_out(lab_adc, api):
+    lab_adc.fault(method="POST", resource="lbvserver", kind="latency", latency_ms=500)
+    with pytest.raises(httpx.ReadTimeout):
+        api.http.post("/lbvserver", json={"lbvserver": LB}, timeout=0.2)
+    deadline = time.monotonic() + 3
+    while api.get("lbvserver", "web").status_code == 404:
+        assert time.monotonic() < deadline, "the add was never carried out"
+        time.sleep(0.05)
+    assert api.one("lbvserver", "web")["port"] == 80
+    assert lab_adc.counters()["requests"]["POST lbvserver"] == 1
+
+
 def test_write_matches_post_put_delete_but_not_login_or_reads(lab_adc, api, connect):
     api.must_add("lbvserver", LB)
     lab_adc.fault(method="WRITE", kind="error", status=503, times=3)

@@ -183,6 +183,14 @@ class NitroAPI:
         controls = self.lab.controls
         controls.count(call.method, call.resource)
         rule = controls.fault_for(call.method, call.resource, call.action)
+        try:
+            # Read the request whole before any injected delay: an appliance carries out a
+            # request it has received even when the client gives up waiting for the answer.
+            raw = await _read(request) if call.method in ("POST", "PUT") else None
+        except NitroFault as fault:
+            return error_response(fault)
+        except ConnectionError:  # the client went away mid-request: nobody to answer
+            return _drop(request)
         if rule is not None:
             if rule.kind == "latency":
                 if call.method in ("POST", "PUT"):
@@ -197,7 +205,7 @@ class NitroAPI:
                 body = {"errorcode": rule.errorcode, "message": rule.message, "severity": "ERROR"}
                 return _json(rule.status, body)
         try:
-            response = await self.dispatch(request, call)
+            response = await self.dispatch(request, call, raw)
         except NitroFault as fault:
             response = error_response(fault)
         except Exception:  # a lab bug must still answer in NITRO's format
@@ -208,8 +216,8 @@ class NitroAPI:
             return _drop(request)
         return response
 
-    async def dispatch(self, request: web.Request, call: Call) -> web.Response:
-        body = await _body(request) if call.method in ("POST", "PUT") else None
+    async def dispatch(self, request: web.Request, call: Call, raw: bytes | None) -> web.Response:
+        body = _parse(raw) if raw is not None else None
         if call.resource == "login" and call.method == "POST":
             return self.login(body)
         session = self.authenticate(request)
@@ -336,9 +344,9 @@ def _token_from(headers) -> str | None:
     return None
 
 
-async def _body(request: web.Request) -> Any:
+async def _read(request: web.Request) -> bytes:
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge:
         # Drain the rest here: left to aiohttp's lingering close, the connection can hang on
         # for its 10 s lingering time (and hold up a shutdown).
@@ -346,6 +354,9 @@ async def _body(request: web.Request) -> Any:
             pass
         raise NitroFault(E.INVALID_ARGUMENT_VALUE,
                          f"request body, larger than {MAX_REQUEST_BODY} bytes", status=413) from None
+
+
+def _parse(raw: bytes) -> Any:
     if not raw:
         raise NitroFault(E.INVALID_JSON, "empty body", status=400)
     try:

@@ -31,6 +31,7 @@ ORGANIZATION = "adcml lab"
 BACKDATE = dt.timedelta(minutes=5)  # tolerate clocks a little behind ours
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
 class KeyType(StrEnum):
@@ -134,8 +135,7 @@ class LabCA:
         """
         key = _new_key(KeyType(key_type))
         cert = _leaf(common_name, key, sans, days, not_before,
-                     issuer=self._cert.subject, signer=self._key,
-                     authority=self._cert.public_key())
+                     issuer=self._cert.subject, signer=self._key, authority=self._key.public_key())
         return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key, passphrase))
 
 
@@ -151,7 +151,7 @@ def self_signed(common_name: str, *, sans: Iterable[str] = (), days: int = 365,
 
 def _leaf(common_name: str, key: PrivateKey, sans: Iterable[str], days: int,
           not_before: dt.datetime | None, *, issuer: x509.Name, signer: PrivateKey,
-          authority) -> x509.Certificate:
+          authority: PublicKey) -> x509.Certificate:
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     start = not_before or _now() - BACKDATE

@@ -156,3 +156,19 @@ def test_apply_killed_at_every_write_converges_on_rerun(lab_adc, client, tmp_pat
             assert running_config(lab_adc) == desired, f"fault at write {nth}"
             assert not converge(fresh, spec, State.OVERRIDDEN).changed
             converge(fresh, spec, State.DELETED)
+
+
+def test_adding_a_route_does_not_rebind_the_others(client, tmp_path):
+    spec = make_spec(tmp_path, pools=2, https=False)
+    converge(client, spec)
+    data = spec.model_dump(mode="json")
+    data["pools"].append({"name": "big", "match": {"path_prefix": "/v1/models/m0/big"},
+                          "members": [{"host": "127.0.1.9", "port": 9000}]})
+    data["pools"].append({"name": "host", "match": {"host": "m9.lab.test"},
+                          "members": [{"host": "127.0.1.9", "port": 9001}]})
+    outcome = converge(client, load_spec(data))
+    touched = {(c.action, c.resource, c.name) for c in outcome.plan.changes}
+    assert not [t for t in touched if t[0] in ("replace", "delete")], touched
+    priorities = {b["policyname"]: int(b["priority"])
+                  for b in client.bindings("csvserver", "gw.cs")[0]["csvserver_cspolicy_binding"]}
+    assert priorities["gw.big"] < priorities["gw.m0"] < priorities["gw.host"]

@@ -19,8 +19,11 @@ from adcml.resources import SCHEMA
 from adcml.secret import Secret
 
 SSL_DIR = "/nsconfig/ssl"  # as an appliance reports it: no trailing slash
-FIRST_PRIORITY = 100
-PRIORITY_STEP = 10
+# CS policy priorities come from each route's specificity, so adding a route does not renumber
+# the others (a binding's priority cannot change in place: renumbering means unbind + bind,
+# and a route would briefly fall through to the default pool).
+PATH_WEIGHT = 1024  # room for 512 routes of the same specificity, with and without a host
+MAX_PATH = 4095
 
 # Every resource a gateway may own: what the planner reads.
 RESOURCES = (
@@ -74,8 +77,9 @@ def compile_gateway(spec: GatewaySpec) -> list[Desired]:
         add("sslvserver", vservername=cs, sslprofile=f"{gw}.tls")
         certkey = fe.tls.certkey or _certificate(out, gw, fe.tls)
         add("sslvserver_sslcertkey_binding", vservername=cs, certkeyname=certkey)
-    for rank, pool in enumerate(_by_specificity(spec.pools)):
-        _pool(add, gw, cs, pool, FIRST_PRIORITY + PRIORITY_STEP * rank)
+    priorities = route_priorities(spec.pools)
+    for pool in spec.pools:
+        _pool(add, gw, cs, pool, priorities.get(pool.name))
     if spec.default_pool:
         add("csvserver_lbvserver_binding", name=cs, lbvserver=f"{gw}.{spec.default_pool}")
     return out
@@ -100,11 +104,17 @@ def _certificate(out: list[Desired], gw: str, tls) -> str:
     return f"{gw}.cert"
 
 
-def _by_specificity(pools: list[Pool]) -> list[Pool]:
-    """Longer path prefixes first, so /v1/models/big wins over /v1/models."""
-    routed = [p for p in pools if p.match is not None]
-    return sorted(routed, key=lambda p: (-len(p.match.path_prefix or ""), p.match.host is None,
-                                         p.name)) + [p for p in pools if p.match is None]
+def route_priorities(pools: list[Pool]) -> dict[str, int]:
+    """Pool name → CS policy priority: longer path prefixes first, then host matches, stable
+    under additions except among routes of exactly the same specificity."""
+    groups: dict[int, list[str]] = {}
+    for pool in pools:
+        if pool.match is None:
+            continue
+        length = min(len(pool.match.path_prefix or ""), MAX_PATH)
+        base = (MAX_PATH + 1 - length) * PATH_WEIGHT + (0 if pool.match.host else PATH_WEIGHT // 2)
+        groups.setdefault(base, []).append(pool.name)
+    return {name: base + i for base, names in groups.items() for i, name in enumerate(sorted(names))}
 
 
 def rule_for(pool: Pool) -> str:
@@ -116,7 +126,7 @@ def rule_for(pool: Pool) -> str:
     return " && ".join(terms)
 
 
-def _pool(add, gw: str, cs: str, pool: Pool, priority: int) -> None:
+def _pool(add, gw: str, cs: str, pool: Pool, priority: int | None) -> None:
     name = f"{gw}.{pool.name}"
     add("lbvserver", name=name, servicetype="HTTP", ipv46="0.0.0.0", port=0,
         lbmethod=pool.lb_method, comment=mark(gw))

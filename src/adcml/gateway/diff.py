@@ -160,7 +160,7 @@ def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, 
                 unset.append(attr.name)
     if not differs and not unset:
         return None
-    before = {k: have.get(k) for k in (*differs, *unset)}
+    before = {k: _canon(res.attr(k), have.get(k)) for k in (*differs, *unset)}
     if replace_reasons:
         return Change(Action.REPLACE, res.name, name, _identity_attrs(res, have) | before,
                       dict(want), "; ".join(replace_reasons), level=lvl)

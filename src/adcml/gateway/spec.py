@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ from pydantic import (
 
 SLUG = r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$"
 MONITOR_NAME_MAX = 31
+MAX_SAME_SPECIFICITY = 512
 LB_METHODS = Literal["LEASTCONNECTION", "ROUNDROBIN", "LEASTRESPONSETIME", "URLHASH", "SOURCEIPHASH"]
 
 
@@ -185,6 +187,10 @@ class GatewaySpec(_Model):
         if self.default_pool is not None and self.default_pool not in names:
             raise ValueError(f"default_pool {self.default_pool!r} is not one of the pools")
         routes = [(p.match.path_prefix, p.match.host) for p in self.pools if p.match]
+        same = Counter((len(path or ""), host is None) for path, host in routes)
+        if same and max(same.values()) > MAX_SAME_SPECIFICITY:
+            raise ValueError(f"more than {MAX_SAME_SPECIFICITY} routes with equally long path "
+                             "prefixes: give them different prefixes or hosts")
         if len(routes) != len(set(routes)):
             raise ValueError("two pools have the same match")
         unmatched = [p.name for p in self.pools if p.match is None]

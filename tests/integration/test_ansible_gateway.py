@@ -79,7 +79,7 @@ def test_converge_idempotence_check_diff_overridden_gathered_deleted(lab_adc, tm
     assert run.rc == 0, run.explain()
     assert run.recap[HOST]["changed"] == 1 and run.recap[HOST]["failed"] == 0, run.explain()
     first = run.result(TASK.format("merged"))
-    assert first["summary"]["create"] == 27 and first["saved"] is True, first["summary"]
+    assert first["summary"]["create"] == 27 and first["summary"]["update"] == 1 and first["saved"] is True, first["summary"]
     assert first["requests"] >= 15
     with client(lab_adc.nsip) as adc:
         assert adc.get("nsconfig")[0]["configchanged"] is False  # saved
@@ -89,7 +89,7 @@ def test_converge_idempotence_check_diff_overridden_gathered_deleted(lab_adc, tm
     lab_adc.reset_counters()
     run = project.playbook(PLAYBOOK, extra_vars=gateway_vars(SPEC))
     assert run.rc == 0 and run.recap[HOST]["changed"] == 0, run.explain()
-    assert run.result(TASK.format("merged"))["summary"]["unchanged"] == 27
+    assert run.result(TASK.format("merged"))["summary"]["unchanged"] == 28  # 27 objects and the features
     assert writes(lab_adc.counters()) == {}
 
     # 3. a changed spec in check mode with --diff: reported, shown, not applied
@@ -104,11 +104,11 @@ def test_converge_idempotence_check_diff_overridden_gathered_deleted(lab_adc, tm
     assert run.rc == 0 and run.recap[HOST]["changed"] == 1, run.explain()
     assert "+ lbvserver llm.vision  (missing)" in run.stdout
     member = "servicegroup_servicegroupmember_binding llm.chat/127.0.0.1/9002"
-    assert f"~ {member}  (differs: weight)" in run.stdout
+    assert f"-/+ {member}  (weight of a binding changes by unbind and bind)" in run.stdout
     assert re.search(r"^    weight: '?1'? -> 5$", run.stdout, re.MULTILINE), run.explain()
-    # the new, longer prefix goes first: the other routes' priorities move (bindings replaced)
-    assert "-/+ csvserver_cspolicy_binding llm.cs/llm.chat  (priority cannot change in place)" in run.stdout
-    assert "Plan: 9 to create, 1 to update, 2 to replace; 24 unchanged." in run.stdout, run.explain()
+    # the new route takes its own priority: the other routes' bindings stay as they are
+    assert "csvserver_cspolicy_binding llm.cs/llm.chat" not in run.stdout
+    assert "Plan: 9 to create, 1 to replace; 27 unchanged." in run.stdout, run.explain()
     assert writes(lab_adc.counters()) == {}
     with client(lab_adc.nsip) as adc:
         assert owned_names(adc) == before
@@ -204,5 +204,5 @@ def test_rendered_needs_no_adc(tmp_path):
     assert {"resource": "csvserver", "attributes": {
         "name": "llm.cs", "servicetype": "HTTP", "ipv46": "127.0.0.10", "port": 8080,
         "clttimeout": 180, "comment": "adcml:llm"}} in rendered
-    assert len(rendered) == 27
+    assert len(rendered) == 28  # with nsfeature
     assert '"resource": "cspolicy"' in run.stdout  # the role shows it

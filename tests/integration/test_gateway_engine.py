@@ -137,6 +137,7 @@ def test_bad_spec_touches_nothing(lab_adc):
 
 def test_apply_killed_at_every_write_converges_on_rerun(lab_adc, client, tmp_path):
     spec = make_spec(tmp_path, pools=2, members=1)
+    client.enable_features(["LB", "CS", "SSL"])  # appliance-wide, outside the loop below
     lab_adc.reset_counters()
     converge(client, spec)
     writes = sum(n for k, n in lab_adc.counters()["requests"].items()
@@ -172,3 +173,20 @@ def test_adding_a_route_does_not_rebind_the_others(client, tmp_path):
     priorities = {b["policyname"]: int(b["priority"])
                   for b in client.bindings("csvserver", "gw.cs")[0]["csvserver_cspolicy_binding"]}
     assert priorities["gw.big"] < priorities["gw.m0"] < priorities["gw.host"]
+
+
+def test_member_weight_change_is_applied(client, tmp_path):
+    spec = make_spec(tmp_path, pools=1, members=1, https=False)
+    converge(client, spec)
+    data = spec.model_dump(mode="json")
+    data["pools"][0]["members"][0]["weight"] = 7
+    converge(client, load_spec(data))
+    member = client.get("servicegroup_servicegroupmember_binding", "gw.m0")[0]
+    assert member["weight"] == "7"
+    assert not converge(client, load_spec(data)).changed
+
+
+def test_converge_enables_the_features_it_needs(client, tmp_path):
+    assert client.features() == set()
+    converge(client, make_spec(tmp_path))
+    assert {"LB", "CS", "SSL"} <= client.features()

@@ -73,10 +73,12 @@ def _verb(phase: Phase, change: Change) -> str:
     res = schema(change.resource)
     if phase in (Phase.CLEAR, Phase.PRUNE):
         return "skip" if res.kind is ResourceKind.IMPLICIT else "delete"
-    if change.action is Action.UPDATE and res.kind is not ResourceKind.IMPLICIT:
+    if change.action is Action.UPDATE and res.kind is ResourceKind.CONFIG and not res.is_binding:
         if set(change.after or {}) & set(res.update_action):
             return "update-action"
         return "update"
+    if res.kind is ResourceKind.SINGLETON:
+        return "enable"
     if res.kind is ResourceKind.IMPLICIT:
         return "update"
     return "bind" if res.is_binding else "add"
@@ -91,7 +93,10 @@ def _run(client: NitroClient, phase: Phase, resource: str, verb: str, changes: l
             _delete(client, res, change.before or {})
         return
     bodies = [dict(c.after or {}) for c in changes]
-    if verb == "add":
+    if verb == "enable":
+        for body in bodies:
+            client.action(resource, "enable", body)
+    elif verb == "add":
         client.add(resource, bodies, onerror=OnError.EXIT)
     elif verb == "bind":
         client.bind(resource, bodies, onerror=OnError.EXIT)

@@ -27,7 +27,7 @@ MAX_PATH = 4095
 
 # Every resource a gateway may own: what the planner reads.
 RESOURCES = (
-    "csvserver", "lbvserver", "servicegroup", "lbmonitor", "csaction", "cspolicy", "sslprofile",
+    "nsfeature", "csvserver", "lbvserver", "servicegroup", "lbmonitor", "csaction", "cspolicy", "sslprofile",
     "sslvserver", "sslcertkey", "systemfile", "servicegroup_servicegroupmember_binding",
     "servicegroup_lbmonitor_binding", "lbvserver_servicegroup_binding",
     "csvserver_cspolicy_binding", "csvserver_lbvserver_binding", "sslvserver_sslcertkey_binding",
@@ -82,6 +82,8 @@ def compile_gateway(spec: GatewaySpec) -> list[Desired]:
         _pool(add, gw, cs, pool, priorities.get(pool.name))
     if spec.default_pool:
         add("csvserver_lbvserver_binding", name=cs, lbvserver=f"{gw}.{spec.default_pool}")
+    features = sorted({SCHEMA[d.resource].feature for d in out} - {None})
+    add("nsfeature", feature=features)  # objects of a disabled feature carry no traffic
     return out
 
 

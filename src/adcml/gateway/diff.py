@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from adcml.gateway.plan import Action, Change, Plan
-from adcml.resources import SCHEMA, Resource, ResourceKind, identity, level, schema
+from adcml.resources import SCHEMA, Kind, Resource, ResourceKind, identity, level, schema
 from adcml.resources.values import BadValue, canonical
 from adcml.secret import Secret
 
@@ -76,7 +76,7 @@ def _canon(attr, value):
 
 
 def name_of(res: Resource, ident: tuple) -> str:
-    return "/".join(str(v) for v in ident)
+    return "/".join(str(v) for v in ident) or res.name
 
 
 def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
@@ -132,14 +132,18 @@ def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, 
         return Change(Action.CREATE, res.name, name, None, dict(want), "missing", level=lvl)
     differs: dict[str, Any] = {}
     replace_reasons = []
+    if res.kind is ResourceKind.SINGLETON:
+        return _compare_singleton(res, want, have, name, lvl)
     for key, value in want.items():
         attr = res.attr(key)
         if attr is None or key in res.identity or attr.write_only:
             continue
         if not _equal(attr, value, have.get(attr.name, attr.default)):
             differs[attr.name] = value
-            if attr.immutable or (res.updatable is not None and attr.name not in res.updatable
-                                  and attr.name not in res.update_action):
+            if res.is_binding:
+                replace_reasons.append(f"{attr.name} of a binding changes by unbind and bind")
+            elif attr.immutable or (res.updatable is not None and attr.name not in res.updatable
+                                    and attr.name not in res.update_action):
                 replace_reasons.append(f"{attr.name} cannot change in place")
     unset: list[str] = []
     if strict:
@@ -171,6 +175,26 @@ def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, 
     return Change(Action.UPDATE, res.name, name, before, after, reason, unset=unset, level=lvl)
 
 
+def _compare_singleton(res: Resource, want: dict[str, Any], have: dict[str, Any], name: str,
+                       lvl: int) -> Change | None:
+    """Appliance-wide settings; flag lists (features) are only ever added to, never cleared:
+    other configuration on the appliance may need what this one does not."""
+    missing: dict[str, Any] = {}
+    for key, value in want.items():
+        attr = res.attr(key)
+        if attr.kind is Kind.FLAGS:
+            lacking = sorted(set(_canon(attr, value)) - set(_canon(attr, have.get(key)) or []))
+            if lacking:
+                missing[key] = lacking
+        elif not _equal(attr, value, have.get(key, attr.default)):
+            missing[key] = value
+    if not missing:
+        return None
+    before = {k: have.get(k) for k in missing}
+    return Change(Action.UPDATE, res.name, name, before, missing,
+                  "needs: " + ", ".join(f"{k} {v}" for k, v in missing.items()), level=lvl)
+
+
 def _identity_attrs(res: Resource, row: dict[str, Any]) -> dict[str, Any]:
     keep = set(res.identity) | set(res.delete_args)
     return {k: v for k, v in row.items() if k in keep and v is not None}
@@ -194,7 +218,7 @@ def _delete(res: Resource, ident: tuple, row: dict[str, Any], reason: str) -> Ch
 def _plan_deletions(plan: Plan, live: LiveState, owned: Owned, keep: set) -> None:
     for resource, rows in live.items():
         res = SCHEMA[resource]
-        if res.kind is ResourceKind.IMPLICIT:
+        if res.kind in (ResourceKind.IMPLICIT, ResourceKind.SINGLETON):
             continue
         for ident, row in rows.items():
             if owned(resource, row) and (resource, ident) not in keep:

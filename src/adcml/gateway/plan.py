@@ -114,11 +114,11 @@ class Plan:
             shown.add(id(change))
             lines.append(change.line())
             before, after = masked(change.before) or {}, masked(change.after) or {}
-            if change.action is Action.UPDATE:
+            if change.action in (Action.UPDATE, Action.REPLACE):
                 for key in sorted(set(before) | set(change.unset)):
                     if key in change.unset:
                         lines.append(f"    {key}: {before.get(key)!r} -> (unset)")
-                    elif before.get(key) != after.get(key):
+                    elif key in after and before.get(key) != after[key]:
                         lines.append(f"    {key}: {before.get(key)!r} -> {after[key]!r}")
             elif change.action is Action.CREATE:
                 lines.extend(f"    {k}: {v!r}" for k, v in after.items())

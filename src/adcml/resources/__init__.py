@@ -37,6 +37,8 @@ def schema(name: str) -> Resource:
 
 def identity(res: Resource, attrs: dict) -> tuple:
     """The values that identify one object of ``res`` (see Resource.identity and fills)."""
+    if res.kind is ResourceKind.SINGLETON:
+        return ()
     values = dict(attrs)
     for target, source in res.fills:
         if values.get(target) is None:

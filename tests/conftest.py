@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from adcml.lab.server import LabADC, LabServer
+from adcml.nitro import NitroClient
 
 
 @dataclass
@@ -35,6 +36,12 @@ class LabHandle:
     @property
     def ca_file(self) -> Path | None:
         return self.server.ca_file
+
+    def client(self, **overrides) -> NitroClient:
+        """A NITRO client for this lab (plain HTTP, nsroot, fast retries); settings overridable."""
+        settings = {"nsip": self.nsip, "username": "nsroot", "password": "nsroot",
+                    "protocol": "http", "backoff": 0.001, **overrides}
+        return NitroClient(**settings)
 
     def control(self, method: str, path: str, json=None) -> dict:
         response = httpx.request(method, f"{self.url}/lab/{path}", json=json, timeout=10)

@@ -11,21 +11,14 @@ from adcml.nitro import (
     BulkError,
     InvalidArgument,
     InvalidRequest,
-    NitroClient,
     NotFound,
     OnError,
 )
 
 
-def connect(lab_adc, **overrides) -> NitroClient:
-    settings = {"nsip": lab_adc.nsip, "username": "nsroot", "password": "nsroot",
-                "protocol": "http", "backoff": 0.001, **overrides}
-    return NitroClient(**settings)
-
-
 @pytest.fixture
 def adc(lab_adc):
-    with connect(lab_adc) as client:
+    with lab_adc.client() as client:
         client.enable_features(["LB"])
         client.add("server", {"name": "taken", "ipaddress": "10.9.9.9"})
         yield client

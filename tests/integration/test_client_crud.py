@@ -8,22 +8,15 @@ from adcml.nitro import (
     AlreadyExists,
     InvalidArgument,
     InvalidRequest,
-    NitroClient,
     NitroWarning,
     NotFound,
     ResourceInUse,
 )
 
 
-def connect(lab_adc, **overrides) -> NitroClient:
-    settings = {"nsip": lab_adc.nsip, "username": "nsroot", "password": "nsroot",
-                "protocol": "http", "backoff": 0.001, **overrides}
-    return NitroClient(**settings)
-
-
 @pytest.fixture
 def adc(lab_adc):
-    with connect(lab_adc) as client:
+    with lab_adc.client() as client:
         client.enable_features(["LB", "CS", "SSL"])
         yield client
 
@@ -139,7 +132,7 @@ def test_delete_with_args(adc):
 
 
 def test_feature_warning_is_collected(lab_adc):
-    with connect(lab_adc) as adc:
+    with lab_adc.client() as adc:
         adc.add("lbvserver", {"name": "web", "servicetype": "HTTP"})
         assert adc.warnings == [NitroWarning(1067, "Feature(s) not enabled [LB]", "lbvserver")]
         assert adc.find("lbvserver", "web") is not None

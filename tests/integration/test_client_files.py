@@ -19,11 +19,6 @@ from adcml.nitro import (
 SSL = "/nsconfig/ssl/"
 
 
-def connect(lab_adc, **overrides) -> NitroClient:
-    settings = {"nsip": lab_adc.nsip, "username": "nsroot", "password": "nsroot",
-                "protocol": "http", "backoff": 0.001, **overrides}
-    return NitroClient(**settings)
-
 
 @pytest.fixture(scope="module")
 def ca() -> LabCA:
@@ -32,7 +27,7 @@ def ca() -> LabCA:
 
 @pytest.fixture
 def adc(lab_adc):
-    with connect(lab_adc) as client:
+    with lab_adc.client() as client:
         client.enable_features(["LB", "SSL"])
         yield client
 
@@ -166,7 +161,7 @@ def test_saved_config_survives_a_restart(lab_adc, adc, ca):
     assert adc.get("nsconfig")[0]["configchanged"] is True
 
     lab_adc.restart()
-    with connect(lab_adc) as fresh:
+    with lab_adc.client() as fresh:
         assert fresh.get("lbvserver", "saved")[0]["comment"] == "keep me"
         assert fresh.find("lbvserver", "unsaved") is None
         assert fresh.get("sslcertkey", "kept")[0]["status"] == "Valid"

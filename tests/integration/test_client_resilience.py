@@ -13,9 +13,7 @@ RETRIES = 2
 
 
 def connect(lab_adc, **overrides) -> NitroClient:
-    settings = {"nsip": lab_adc.nsip, "username": "nsroot", "password": "nsroot",
-                "protocol": "http", "backoff": 0.001, "retries": RETRIES, **overrides}
-    return NitroClient(**settings)
+    return lab_adc.client(**{"retries": RETRIES, **overrides})
 
 
 @pytest.fixture

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from adcml.nitro import AuthenticationFailed, NitroClient, NotFound
+from adcml.nitro import AuthenticationFailed, NotFound
 from adcml.secret import Secret
 
 PASSWORD = "nsroot"
-
-
-def connect(lab_adc, **overrides) -> NitroClient:
-    settings = {"nsip": lab_adc.nsip, "username": "nsroot", "password": PASSWORD,
-                "protocol": "http", "backoff": 0.001, **overrides}
-    return NitroClient(**settings)
 
 
 def requests(lab_adc) -> dict[str, int]:
@@ -23,7 +17,7 @@ def requests(lab_adc) -> dict[str, int]:
 
 def test_login_is_lazy_and_one_session_serves_many_calls(lab_adc):
     lab_adc.reset_counters()
-    with connect(lab_adc) as adc:
+    with lab_adc.client() as adc:
         assert not adc.logged_in
         assert requests(lab_adc) == {}  # constructing a client sends nothing
         adc.add("lbvserver", {"name": "web", "servicetype": "HTTP"})
@@ -37,7 +31,7 @@ def test_login_is_lazy_and_one_session_serves_many_calls(lab_adc):
 
 
 def test_logout_on_exit_even_after_an_error(lab_adc):
-    with pytest.raises(NotFound), connect(lab_adc) as adc:
+    with pytest.raises(NotFound), lab_adc.client() as adc:
         adc.get("lbvserver", "missing")
     assert not adc.logged_in
     assert requests(lab_adc)["POST logout"] == 1
@@ -45,7 +39,7 @@ def test_logout_on_exit_even_after_an_error(lab_adc):
 
 
 def test_exit_after_the_session_expired_is_quiet(lab_adc):
-    with connect(lab_adc) as adc:
+    with lab_adc.client() as adc:
         adc.get("lbvserver")
         lab_adc.expire_sessions()
     assert not adc.logged_in
@@ -53,7 +47,7 @@ def test_exit_after_the_session_expired_is_quiet(lab_adc):
 
 
 def test_explicit_login_and_logout(lab_adc):
-    adc = connect(lab_adc)
+    adc = lab_adc.client()
     adc.login()
     assert adc.logged_in
     assert lab_adc.control("GET", "health")["sessions"] == 1
@@ -66,7 +60,7 @@ def test_explicit_login_and_logout(lab_adc):
 
 
 def test_header_auth_never_logs_in(lab_adc):
-    with connect(lab_adc, auth_mode="header") as adc:
+    with lab_adc.client(auth_mode="header") as adc:
         adc.add("server", {"name": "s1", "ipaddress": "10.0.0.1"})
         assert adc.get("server", "s1")[0]["ipaddress"] == "10.0.0.1"
         assert not adc.logged_in
@@ -78,7 +72,7 @@ def test_header_auth_never_logs_in(lab_adc):
 @pytest.mark.parametrize("mode", ["session", "header"])
 def test_wrong_password_raises_authentication_failed_without_the_password(lab_adc, mode):
     wrong = "Wr0ng-Passw0rd!"
-    adc = connect(lab_adc, password=wrong, auth_mode=mode)
+    adc = lab_adc.client(password=wrong, auth_mode=mode)
     with pytest.raises(AuthenticationFailed) as info:
         adc.get("lbvserver")
     err = info.value
@@ -92,12 +86,12 @@ def test_wrong_password_raises_authentication_failed_without_the_password(lab_ad
 
 
 def test_password_given_as_secret(lab_adc):
-    with connect(lab_adc, password=Secret(PASSWORD)) as adc:
+    with lab_adc.client(password=Secret(PASSWORD)) as adc:
         assert adc.version().release == "14.1"
 
 
 def test_expired_session_is_renewed_transparently(lab_adc):
-    with connect(lab_adc) as adc:
+    with lab_adc.client() as adc:
         adc.add("lbvserver", {"name": "web", "servicetype": "HTTP"})
         lab_adc.expire_sessions()
         assert adc.get("lbvserver", "web")[0]["name"] == "web"
@@ -112,7 +106,7 @@ def test_expired_session_is_renewed_transparently(lab_adc):
 
 
 def test_two_logins_after_one_expiry(lab_adc):
-    with connect(lab_adc) as adc:
+    with lab_adc.client() as adc:
         adc.get("lbvserver")
         lab_adc.expire_sessions()
         assert adc.get("lbvserver") == []
@@ -123,10 +117,10 @@ def test_two_logins_after_one_expiry(lab_adc):
 
 
 def test_partition_sees_only_its_objects_also_after_expiry(lab_adc):
-    with connect(lab_adc) as admin:
+    with lab_adc.client() as admin:
         admin.add("nspartition", {"partitionname": "tenant1"})
         admin.add("lbvserver", {"name": "in-default", "servicetype": "HTTP"})
-    with connect(lab_adc, partition="tenant1") as tenant:
+    with lab_adc.client(partition="tenant1") as tenant:
         assert tenant.partition == "tenant1"
         assert tenant.get("lbvserver") == []
         tenant.add("lbvserver", {"name": "in-tenant", "servicetype": "HTTP"})
@@ -138,12 +132,12 @@ def test_partition_sees_only_its_objects_also_after_expiry(lab_adc):
         assert [v["name"] for v in tenant.get("lbvserver")] == ["in-tenant"]
     counts = requests(lab_adc)
     assert counts["POST nspartition"] == 1 + 2  # add, then a switch per login
-    with connect(lab_adc) as admin:
+    with lab_adc.client() as admin:
         assert [v["name"] for v in admin.get("lbvserver")] == ["in-default"]
 
 
 def test_switch_partition_on_a_live_session(lab_adc):
-    with connect(lab_adc) as adc:
+    with lab_adc.client() as adc:
         adc.add("nspartition", {"partitionname": "p2"})
         adc.add("server", {"name": "s-default", "ipaddress": "10.0.0.1"})
         adc.switch_partition("p2")
@@ -154,7 +148,7 @@ def test_switch_partition_on_a_live_session(lab_adc):
 
 
 def test_unknown_partition_fails_login_and_leaves_no_session(lab_adc):
-    adc = connect(lab_adc, partition="nope")
+    adc = lab_adc.client(partition="nope")
     with pytest.raises(NotFound) as info:
         adc.get("lbvserver")
     assert info.value.errorcode == 258

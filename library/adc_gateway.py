@@ -226,7 +226,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     hide(module, _secrets(module.params["spec"]))
-    from adcml.gateway import ApplyError, SpecError, converge, load_spec, render
+    from adcml.gateway import ApplyError, SpecError, converge, delete_gateway, load_spec, render
     from adcml.gateway.spec import SLUG
 
     p = module.params
@@ -255,7 +255,7 @@ def main() -> None:
                              requests=client.request_count)
         try:
             if spec is None:
-                outcome = _delete_by_name(client, name, check=module.check_mode, save=p["save_config"])
+                outcome = delete_gateway(client, name, check=module.check_mode, save=p["save_config"])
             else:
                 outcome = converge(client, spec, state, check=module.check_mode, save=p["save_config"])
         except ApplyError as exc:
@@ -275,14 +275,6 @@ def main() -> None:
         if module._diff:
             result["diff"] = {"prepared": plan.render()}
         module.exit_json(**result)
-
-
-def _delete_by_name(client, name: str, *, check: bool, save: bool):
-    """``deleted`` given only a name: every object the gateway owns goes."""
-    from adcml.gateway import RESOURCES, Outcome, State, apply_plan, owner, plan_objects
-
-    plan = plan_objects(client, [], State.DELETED, owner(name), RESOURCES)
-    return Outcome(plan, None if check else apply_plan(client, plan, save=save))
 
 
 def _secrets(value) -> list:

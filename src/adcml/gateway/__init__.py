@@ -55,6 +55,15 @@ def converge(client: NitroClient, spec: GatewaySpec, state: State | str = State.
     return Outcome(plan, apply_plan(client, plan, save=save, progress=progress))
 
 
+def delete_gateway(client: NitroClient, name: str, *, check: bool = False, save: bool = False,
+                   progress: Progress | None = None) -> Outcome:
+    """Remove every object the gateway ``name`` owns (no spec needed)."""
+    plan = plan_objects(client, [], State.DELETED, owner(name), RESOURCES)
+    if check:
+        return Outcome(plan, None)
+    return Outcome(plan, apply_plan(client, plan, save=save, progress=progress))
+
+
 def render(spec: GatewaySpec) -> list[dict]:
     """The NITRO objects of ``spec``, offline (no ADC), secrets masked."""
     return [{"resource": d.resource, "attributes": masked(d.attrs)} for d in compile_gateway(spec)]
@@ -62,6 +71,6 @@ def render(spec: GatewaySpec) -> list[dict]:
 
 __all__ = [
     "Action", "ApplyError", "ApplyResult", "Change", "Desired", "GatewaySpec", "Outcome", "Plan",
-    "SpecError", "State", "apply_plan", "compile_gateway", "converge", "gather", "load_spec", "make_plan",
-    "plan_gateway", "plan_objects", "render",
+    "SpecError", "State", "apply_plan", "compile_gateway", "converge", "delete_gateway", "gather",
+    "load_spec", "make_plan", "plan_gateway", "plan_objects", "render",
 ]

@@ -26,6 +26,8 @@ from pydantic import (
 
 SLUG = r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$"
 MONITOR_NAME_MAX = 31
+LIMIT_NAME_MAX = 31
+CLAIM_VALUE = r"^[^\"\\\s]{1,127}$"
 MAX_SAME_SPECIFICITY = 512
 LB_METHODS = Literal["LEASTCONNECTION", "ROUNDROBIN", "LEASTRESPONSETIME", "URLHASH", "SOURCEIPHASH"]
 
@@ -99,6 +101,17 @@ class Pool(_Model):
     health: Health = Health()
     max_clients: Annotated[int, Field(ge=0, le=4294967294)] = 0
     surge_protection: bool = False
+    require_groups: Annotated[list[Annotated[str, Field(pattern=CLAIM_VALUE)]],
+                              Field(description="callers need one of these groups (else 403)")] = []
+    backend_token: Annotated[SecretStr | None,
+                             Field(description="sent to the members as Authorization: Bearer")] = None
+
+    @field_validator("backend_token")
+    @classmethod
+    def _token_text(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not re.fullmatch(r'[!#-\[\]-~]+', token.get_secret_value()):
+            raise ValueError("must be printable ASCII without spaces, quotes or backslashes")
+        return token
 
     @field_validator("members")
     @classmethod
@@ -170,6 +183,49 @@ class Frontend(_Model):
         return self
 
 
+class Oidc(_Model):
+    """Bearer-token (JWT) validation against the IdP, for API clients."""
+
+    issuer: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    jwks_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    audience: Annotated[str, Field(min_length=1, max_length=255)]
+    algorithms: Annotated[list[Literal["RS256", "RS512", "HS256"]], Field(min_length=1)] = ["RS256"]
+    skew_minutes: Annotated[int, Field(ge=0, le=60)] = 5
+    claims: Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]],
+                      Field(description="claims kept for policies, e.g. groups")] = ["groups"]
+    groups_claim: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "groups"
+    client_id: Annotated[str, Field(min_length=1, max_length=127)] = "adcml-gateway"
+    client_secret: SecretStr | None = None
+    refresh_minutes: Annotated[int, Field(ge=1, le=10080)] = 1440
+
+    @model_validator(mode="after")
+    def _groups_kept(self) -> Oidc:
+        if self.groups_claim not in self.claims:
+            raise ValueError(f"claims must include the groups_claim {self.groups_claim!r}")
+        return self
+
+
+class Auth(_Model):
+    """Who may call the gateway: every request needs a valid bearer token."""
+
+    oidc: Oidc
+
+
+class RateLimit(_Model):
+    """Per-client request rate; callers over it get 429."""
+
+    requests: Annotated[int, Field(ge=1, le=4294967294)]
+    per_ms: Annotated[int, Field(ge=10, le=4294967290, multiple_of=10)] = 1000
+    key: Literal["client_ip", "user"] = "client_ip"
+    smooth: bool = False
+
+
+class Audit(_Model):
+    """Log every access decision (allowed, 401/403/429) as an audit message."""
+
+    enabled: bool = True
+
+
 class GatewaySpec(_Model):
     """An AI inference gateway on one ADC."""
 
@@ -177,6 +233,9 @@ class GatewaySpec(_Model):
     frontend: Frontend
     pools: Annotated[list[Pool], Field(min_length=1)]
     default_pool: str | None = None
+    auth: Auth | None = None
+    rate_limit: RateLimit | None = None
+    audit: Audit | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewaySpec:
@@ -196,6 +255,13 @@ class GatewaySpec(_Model):
         unmatched = [p.name for p in self.pools if p.match is None]
         if [n for n in unmatched if n != self.default_pool]:
             raise ValueError(f"pools without match must be the default_pool: {', '.join(unmatched)}")
+        needs_auth = [p.name for p in self.pools if p.require_groups]
+        if needs_auth and self.auth is None:
+            raise ValueError(f"require_groups needs auth (pools {', '.join(needs_auth)})")
+        if self.rate_limit and self.rate_limit.key == "user" and self.auth is None:
+            raise ValueError("rate_limit.key user needs auth")
+        if self.rate_limit and len(self.name) + len(".rl") > LIMIT_NAME_MAX:
+            raise ValueError(f"gateway name too long for a rate limit (at most {LIMIT_NAME_MAX - 3})")
         for pool in self.pools:
             if len(self.name) + 1 + len(pool.name) > MONITOR_NAME_MAX:
                 raise ValueError(

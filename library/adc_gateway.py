@@ -32,10 +32,12 @@ options:
   spec:
     description:
       - The gateway spec, with keys C(name), C(frontend), C(pools) and optionally
-        C(default_pool); see the examples and docs/gateway.md.
+        C(default_pool), C(auth), C(rate_limit) and C(audit); see the examples and
+        docs/gateway.md.
       - For O(state=gathered) and O(state=deleted) a spec holding only C(name) is enough.
-      - C(frontend.tls.key_passphrase) is treated as no_log (masked in every output), but
-        prefer Ansible Vault for it; the certificate and key come from files
+      - C(frontend.tls.key_passphrase), C(auth.oidc.client_secret) and each pool's
+        C(backend_token) are treated as no_log (masked in every output), but prefer
+        Ansible Vault for them; the certificate and key come from files
         (C(frontend.tls.cert_file), C(frontend.tls.key_file)) on the controller, never
         from inline text.
       - Relative file paths are relative to the directory ansible-playbook runs in; prefer
@@ -212,8 +214,6 @@ from ansible.module_utils.adcml_common import (  # noqa: E402
     nitro_failure,
 )
 
-SECRET_KEYS = frozenset({"key_passphrase"})
-
 
 def main() -> None:
     module = adcml_module(
@@ -225,7 +225,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    hide(module, _secrets(module.params["spec"]))
+    from adcml.gateway.spec import SECRET_FIELDS
+
+    hide(module, _secrets(module.params["spec"], SECRET_FIELDS))
     from adcml.gateway import ApplyError, SpecError, converge, delete_gateway, load_spec, render
     from adcml.gateway.spec import SLUG
 
@@ -277,18 +279,18 @@ def main() -> None:
         module.exit_json(**result)
 
 
-def _secrets(value) -> list:
-    """Values under secret keys anywhere in the spec (key_passphrase)."""
+def _secrets(value, keys: frozenset[str]) -> list:
+    """Values under secret keys anywhere in the spec (key_passphrase, backend_token...)."""
     found = []
     if isinstance(value, dict):
         for key, item in value.items():
-            if key in SECRET_KEYS and isinstance(item, str | int):
+            if key in keys and isinstance(item, str | int):
                 found.append(item)
             else:
-                found.extend(_secrets(item))
+                found.extend(_secrets(item, keys))
     elif isinstance(value, list):
         for item in value:
-            found.extend(_secrets(item))
+            found.extend(_secrets(item, keys))
     return found
 
 

@@ -29,8 +29,11 @@ def main(verbose: int) -> None:
                    "live. Without it, nothing survives a restart.")
 @click.option("--password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="File whose first line is nsroot's password (default nsroot).")
+@click.option("--data-plane", is_flag=True, default=False,
+              help="Carry traffic: serve each addressable vserver on its VIP (loopback only), "
+                   "run its monitors, balance over its members.")
 def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
-            password_file: Path | None) -> None:
+            password_file: Path | None, data_plane: bool) -> None:
     """Run the lab ADC (a NITRO-compatible stand-in for a NetScaler) in the foreground."""
     from adcml.lab.server import LabADC, LabServer, serve_forever
 
@@ -42,7 +45,7 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = LabServer(LabADC(state_dir, password), listen, tls_listen,
+        server = LabServer(LabADC(state_dir, password, data_plane=data_plane), listen, tls_listen,
                            cert_dir=state_dir / "mgmt" if state_dir else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

@@ -190,3 +190,33 @@ def test_converge_enables_the_features_it_needs(client, tmp_path):
     assert client.features() == set()
     converge(client, make_spec(tmp_path))
     assert {"LB", "CS", "SSL"} <= client.features()
+
+
+SECURE = {
+    "auth": {"oidc": {"issuer": "http://127.0.0.1:5556", "jwks_url": "http://127.0.0.1:5556/jwks",
+                      "token_endpoint": "http://127.0.0.1:5556/token", "audience": "adcml-lab"}},
+    "rate_limit": {"requests": 20, "per_ms": 1000},
+    "audit": {},
+}
+
+
+def test_secure_gateway_converges_idempotently_and_prunes_back(lab_adc, client, tmp_path):
+    plain = make_spec(tmp_path, pools=2, https=False)
+    data = plain.model_dump(mode="json")
+    data["pools"][0]["require_groups"] = ["ml-trusted"]
+    data["pools"][0]["backend_token"] = "hf_s3cr3t-token"
+    secure = load_spec({**data, **SECURE})
+    outcome = converge(client, secure)
+    text = outcome.plan.render() + outcome.plan.to_json()
+    assert "hf_s3cr3t-token" not in text and "*** (sha256:" in text
+    assert client.find("csvserver", "gw.cs")["authnvsname"] == "gw.auth"
+    assert client.find("rewriteaction", "gw.m0.cred")["stringbuilderexpr"] == '"Bearer hf_s3cr3t-token"'
+    assert {"AAA", "REWRITE", "RESPONDER"} <= client.features()
+    assert not converge(client, secure, State.OVERRIDDEN).changed
+    converge(client, plain, State.OVERRIDDEN)
+    config = running_config(lab_adc)
+    for resource in ("authenticationvserver", "authenticationoauthaction", "rewritepolicy",
+                     "responderpolicy", "nslimitidentifier", "streamselector", "auditmessageaction"):
+        assert not config.get(resource), resource
+    assert client.find("csvserver", "gw.cs").get("authnvsname") is None
+    assert not converge(client, plain, State.OVERRIDDEN).changed

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from adcml.resources import SCHEMA, ResourceKind
+from adcml.resources.catalog_security import SECURITY_RESOURCES
 
 LB = {"name": "web", "servicetype": "HTTP", "ipv46": "10.0.0.10", "port": 80}
 
@@ -82,6 +83,7 @@ ELSEWHERE = {
     "sslvserver": "test_lab_ssl", "sslservicegroup": "test_lab_ssl",
     "sslvserver_sslcertkey_binding": "test_lab_ssl",
     "nsversion": "test_lab_system", "nsconfig": "test_lab_system", "nsfeature": "test_lab_system",
+    **{r.name: "test_lab_security_crud" for r in SECURITY_RESOURCES},
 }
 
 

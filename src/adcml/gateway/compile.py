@@ -14,7 +14,10 @@ import hashlib
 from typing import Any
 
 from adcml.gateway.diff import Desired
+from adcml.gateway.security import compile_security, frontend_auth
 from adcml.gateway.spec import GatewaySpec, Pool
+from adcml.policy import parse_rule
+from adcml.policy.nodes import quote
 from adcml.resources import SCHEMA
 from adcml.secret import Secret
 
@@ -27,10 +30,15 @@ MAX_PATH = 4095
 
 # Every resource a gateway may own: what the planner reads.
 RESOURCES = (
-    "nsfeature", "csvserver", "lbvserver", "servicegroup", "lbmonitor", "csaction", "cspolicy", "sslprofile",
-    "sslvserver", "sslcertkey", "systemfile", "servicegroup_servicegroupmember_binding",
+    "nsfeature", "csvserver", "lbvserver", "servicegroup", "lbmonitor", "csaction", "cspolicy",
+    "sslprofile", "sslvserver", "sslcertkey", "systemfile", "servicegroup_servicegroupmember_binding",
     "servicegroup_lbmonitor_binding", "lbvserver_servicegroup_binding",
     "csvserver_cspolicy_binding", "csvserver_lbvserver_binding", "sslvserver_sslcertkey_binding",
+    "authenticationvserver", "authenticationoauthaction", "authenticationpolicy",
+    "authenticationvserver_authenticationpolicy_binding", "responderaction", "responderpolicy",
+    "rewriteaction", "rewritepolicy", "lbvserver_responderpolicy_binding",
+    "lbvserver_rewritepolicy_binding", "csvserver_responderpolicy_binding", "streamselector",
+    "nslimitidentifier", "auditmessageaction",
 )
 
 
@@ -62,11 +70,14 @@ def compile_gateway(spec: GatewaySpec) -> list[Desired]:
     out: list[Desired] = []
 
     def add(resource: str, **attrs: Any) -> None:
+        if SCHEMA[resource].attr("comment") is not None:
+            attrs["comment"] = mark(gw)  # the ownership mark, wherever the resource has room
         out.append(Desired(resource, {k: v for k, v in attrs.items() if v is not None}))
 
     https = fe.protocol == "https"
     add("csvserver", name=cs, servicetype="SSL" if https else "HTTP", ipv46=fe.vip, port=fe.port,
-        clttimeout=fe.client_timeout, comment=mark(gw))
+        clttimeout=fe.client_timeout, **frontend_auth(spec))
+    compile_security(add, spec, cs)
     if https:
         profile = fe.ssl_profile
         onoff = {True: "ENABLED", False: "DISABLED"}
@@ -122,18 +133,20 @@ def route_priorities(pools: list[Pool]) -> dict[str, int]:
 def rule_for(pool: Pool) -> str:
     terms = []
     if pool.match.path_prefix:
-        terms.append(f'HTTP.REQ.URL.PATH.STARTSWITH("{pool.match.path_prefix}")')
+        terms.append(f"HTTP.REQ.URL.PATH.STARTSWITH({quote(pool.match.path_prefix)})")
     if pool.match.host:
-        terms.append(f'HTTP.REQ.HOSTNAME.EQ("{pool.match.host.lower()}")')
-    return " && ".join(terms)
+        terms.append(f"HTTP.REQ.HOSTNAME.SET_TEXT_MODE(IGNORECASE).EQ({quote(pool.match.host.lower())})")
+    rule = " && ".join(terms)
+    parse_rule(rule)  # every expression the engine generates is checked before any write
+    return rule
 
 
 def _pool(add, gw: str, cs: str, pool: Pool, priority: int | None) -> None:
     name = f"{gw}.{pool.name}"
     add("lbvserver", name=name, servicetype="HTTP", ipv46="0.0.0.0", port=0,
-        lbmethod=pool.lb_method, comment=mark(gw))
+        lbmethod=pool.lb_method)
     add("servicegroup", servicegroupname=name, servicetype="HTTP", maxclient=pool.max_clients,
-        sp="ON" if pool.surge_protection else "OFF", comment=mark(gw))
+        sp="ON" if pool.surge_protection else "OFF")
     health = pool.health
     interval, units = _interval(health.interval)
     add("lbmonitor", monitorname=name, type="HTTP", httprequest=f"GET {health.path}",
@@ -145,7 +158,7 @@ def _pool(add, gw: str, cs: str, pool: Pool, priority: int | None) -> None:
             port=member.port, weight=member.weight)
     add("lbvserver_servicegroup_binding", name=name, servicegroupname=name)
     if pool.match is not None:
-        add("csaction", name=name, targetlbvserver=name, comment=mark(gw))
+        add("csaction", name=name, targetlbvserver=name)
         add("cspolicy", policyname=name, rule=rule_for(pool), action=name)
         add("csvserver_cspolicy_binding", name=cs, policyname=name, priority=priority)
 

@@ -103,6 +103,8 @@ def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
         parents = {(r, i) for (r, i) in wanted}
         for resource, rows in live.items():
             res = SCHEMA[resource]
+            if res.kind in (ResourceKind.IMPLICIT, ResourceKind.SINGLETON):
+                continue  # they go with their owner / are appliance-wide
             for ident, row in rows.items():
                 if (resource, ident) in wanted or not owned(resource, row):
                     continue

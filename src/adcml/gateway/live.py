@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from adcml.gateway.diff import LiveState, index_live
-from adcml.nitro import NitroClient
+from adcml.nitro import FeatureNotAvailable, NitroClient
 from adcml.resources import SCHEMA, bindings_of
 
 SSL_DIR = "/nsconfig/ssl/"
@@ -18,10 +18,13 @@ def read_live(client: NitroClient, resources: Iterable[str]) -> LiveState:
     live: LiveState = {}
     parents = sorted({SCHEMA[r].parent for r in wanted if SCHEMA[r].is_binding})
     for resource in sorted(r for r in wanted if not SCHEMA[r].is_binding):
-        if resource == "systemfile":
-            rows = client.get(resource, args={"filelocation": SSL_DIR})
-        else:
-            rows = client.get(resource)
+        try:
+            if resource == "systemfile":
+                rows = client.get(resource, args={"filelocation": SSL_DIR})
+            else:
+                rows = client.get(resource)
+        except FeatureNotAvailable:  # not licensed here: nothing of it can exist
+            rows = []
         live[resource] = index_live(resource, rows)
     for parent in parents:
         kinds = [b for b in bindings_of(parent) if b.name in wanted]

@@ -188,6 +188,8 @@ class Oidc(_Model):
 
     issuer: Annotated[str, Field(pattern=r"^https?://\S+$")]
     jwks_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    token_endpoint: Annotated[str, Field(pattern=r"^https?://\S+$",
+                                         description="from the IdP's discovery document")]
     audience: Annotated[str, Field(min_length=1, max_length=255)]
     algorithms: Annotated[list[Literal["RS256", "RS512", "HS256"]], Field(min_length=1)] = ["RS256"]
     skew_minutes: Annotated[int, Field(ge=0, le=60)] = 5
@@ -299,3 +301,25 @@ def _message(error: dict) -> str:
     if error["type"] == "string_pattern_mismatch" and "a-z0-9" in text:
         return "use lower-case letters, digits and '-' (at most 24, not starting or ending with '-')"
     return re.sub(r"\s+", " ", text)
+
+
+def _secret_fields(model: type[BaseModel]) -> set[str]:
+    """Names of fields holding secrets (SecretStr), anywhere in the spec's models."""
+    found: set[str] = set()
+    for name, field in model.model_fields.items():
+        for kind in _types_in(field.annotation):
+            if kind is SecretStr:
+                found.add(name)
+            elif isinstance(kind, type) and issubclass(kind, BaseModel) and kind is not model:
+                found |= _secret_fields(kind)
+    return found
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    args = getattr(annotation, "__args__", None)
+    if not args:
+        return [annotation]
+    return [t for arg in args for t in _types_in(arg)]
+
+
+SECRET_FIELDS: frozenset[str] = frozenset(_secret_fields(GatewaySpec))

@@ -2,7 +2,8 @@
 
 The store handles every resource the same way; a Behaviour adds what one resource does
 differently on an appliance: objects that exist implicitly (an SSL vserver's sslvserver),
-implicit servers for members bound by IP, monitor units, singletons.
+implicit servers for members bound by IP, monitor units, singletons. The security and
+policy resources' behaviours live in ``adcml.lab.policies``.
 """
 
 from __future__ import annotations
@@ -301,6 +302,7 @@ def now() -> str:
 
 
 def behaviours() -> dict[str, Behaviour]:
+    from adcml.lab.policies import policy_behaviours
     from adcml.lab.ssl import CertKey, SystemFile
 
     return {
@@ -308,7 +310,7 @@ def behaviours() -> dict[str, Behaviour]:
         "lbvserver": Vserver("sslvserver"),
         "csvserver": Vserver("sslvserver"),
         "servicegroup": ServiceGroup("sslservicegroup"),
-        "sslvserver": ImplicitSsl("sslvserver", ("lbvserver", "csvserver")),
+        "sslvserver": ImplicitSsl("sslvserver", ("lbvserver", "csvserver", "authenticationvserver")),
         "sslservicegroup": ImplicitSsl("sslservicegroup", ("servicegroup",)),
         "server": Server(),
         "servicegroup_servicegroupmember_binding": Member(),
@@ -320,4 +322,5 @@ def behaviours() -> dict[str, Behaviour]:
         "nspartition": NsPartition(),
         "systemfile": SystemFile(),
         "sslcertkey": CertKey(),
+        **policy_behaviours(),
     }

@@ -39,7 +39,7 @@ class LabADC:
     """State and behaviour of one lab ADC, independent of how it is served."""
 
     def __init__(self, state_dir: Path | None = None, password: str = "nsroot",
-                 save_delay: float = 0.05):
+                 save_delay: float = 0.05, data_plane: bool = False):
         self.state_dir = Path(state_dir) if state_dir else None
         self._password = password
         self.save_delay = save_delay
@@ -48,6 +48,12 @@ class LabADC:
         self.controls = Controls()
         self.api = NitroAPI(self)
         self._saving = False
+        # The data plane (traffic per the running config) runs on the server's event loop.
+        self.dataplane = None
+        if data_plane:
+            from adcml.lab.dataplane import DataPlane
+
+            self.dataplane = DataPlane(self)
         self.load()
 
     # --- persistence --------------------------------------------------------------------------
@@ -131,6 +137,13 @@ class LabADC:
 
     # --- statistics ---------------------------------------------------------------------------
     def stats(self, part, resource: str, name: str | None) -> list[dict]:
+        plane = self.dataplane
+        if plane is not None and plane.running:
+            if resource not in ("lbvserver", "csvserver", "servicegroup"):
+                raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/{resource}", status=404)
+            from adcml.lab.dataplane.state import stat_rows
+
+            return stat_rows(plane, self.store, part, resource, name)
         if resource not in ("lbvserver", "servicegroup"):
             raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/{resource}", status=404)
         res = SCHEMA[resource]
@@ -168,6 +181,10 @@ def build_app(lab: LabADC) -> web.Application:
     from adcml.lab.admin_api import add_admin_routes
 
     add_admin_routes(app, lab)
+    if lab.dataplane is not None:
+        from adcml.lab.dataplane.control import add_dataplane_routes
+
+        add_dataplane_routes(app, lab.dataplane)
     return app
 
 
@@ -213,8 +230,12 @@ class LabServer:
             await tls_site.start()
             self.tls_url = _url("https", tls_site)
             self.ca_file = cert
+        if self.lab.dataplane is not None:
+            await self.lab.dataplane.start()
 
     async def stop_async(self) -> None:
+        if self.lab.dataplane is not None:
+            await self.lab.dataplane.stop()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -280,6 +301,9 @@ async def serve_forever(server: LabServer) -> None:
               f"(CA bundle {server.ca_file})", flush=True)
     print(f"lab ADC: state in {server.lab.state_dir or '(memory only)'}; "
           f"test controls at {server.url}/lab/", flush=True)
+    if server.lab.dataplane is not None:
+        print(f"lab ADC: data plane on (vservers listen on their VIPs; status at "
+              f"{server.url}/lab/dataplane)", flush=True)
     await stop.wait()
     await server.stop_async()
 

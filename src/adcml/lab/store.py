@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from adcml.lab.expressions import check_object as check_expressions
 from adcml.lab.faults import NitroFault
 from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind, UnknownResource, schema
 from adcml.resources.values import BadValue, canonical, wire
@@ -21,7 +22,7 @@ from adcml.resources.values import BadValue, canonical, wire
 E = ErrorCode
 # An appliance's rule for object names (ASCII only; the space is the only blank allowed).
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_#. :@=\-]*")
-IP_ATTRS = {"ipv46", "ipaddress", "ip"}
+IP_ATTRS = {"ipv46", "ipaddress", "ip", "serverip"}
 
 
 @dataclass
@@ -137,8 +138,24 @@ class ConfigStore:
         self.files = files
         self.partitions: dict[str, Partition] = {}
         self.features: set[str] = set()
+        self.generation = 0  # bumped by every write (see ``changed``)
+        self.listeners: list = []  # callables told of every write (the lab's data plane)
         self.changed = False
         self.reset()
+
+    @property
+    def changed(self) -> bool:
+        """Whether the running config differs from the saved one (nsconfig configchanged)."""
+        return self._changed
+
+    @changed.setter
+    def changed(self, value: bool) -> None:
+        # Every write (and every load, reset or rollback) ends by setting this flag: the one
+        # place to tell observers that the running config may have changed.
+        self._changed = value
+        self.generation += 1
+        for listener in self.listeners:
+            listener()
 
     # --- whole config ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -259,6 +276,7 @@ class ConfigStore:
         if res.kind in (ResourceKind.IMPLICIT, ResourceKind.SINGLETON):
             raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be added", status=599)
         obj = coerce(res, body, adding=True)
+        check_expressions(self, part, res, obj)
         behaviour = self.behaviour(res)
         existing = behaviour.lookup(self, part, res, obj[res.key], obj)
         if existing is not None:
@@ -276,6 +294,7 @@ class ConfigStore:
         obj = coerce(res, body, adding=True)
         behaviour = self.behaviour(res)
         self.require_parent(part, res, obj[res.key])
+        check_expressions(self, part, res, obj)
         behaviour.prepare_add(self, part, res, obj)
         self.check_references(part, res, obj, skip=(res.key,))
         table = part.table(res.name)
@@ -298,6 +317,7 @@ class ConfigStore:
         row = behaviour.lookup(self, part, res, name, changes)
         if row is None:
             raise NitroFault(res.missing, f"{res.key}, {name}", status=404)
+        check_expressions(self, part, res, changes)
         for key, value in changes.items():
             attr = res.attr(key)
             if key == res.key or attr is None:
@@ -393,6 +413,10 @@ class ConfigStore:
         for attr_name, target in res.references.items():
             value = obj.get(attr_name)
             if value is None or attr_name in skip or (target == res.name and value == obj.get(res.key)):
+                continue
+            builtin = res.attr(attr_name).builtin(value)
+            if builtin is not None:  # a built-in action (RESET, DROP...): no object to find
+                obj[attr_name] = builtin
                 continue
             tres = SCHEMA[target]
             if self.behaviour(tres).lookup(self, part, tres, value, {}) is None:

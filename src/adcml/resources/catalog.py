@@ -7,12 +7,16 @@ appliance returns as JSON numbers (every other number comes back as a string).
 
 from __future__ import annotations
 
+from adcml.resources.catalog_security import RULE_MAX, SECURITY_RESOURCES
 from adcml.resources.errorcodes import ErrorCode as E
-from adcml.resources.model import Attr, Kind, Resource, ResourceKind
+from adcml.resources.fields import COMMENT, ENABLED, ONOFF, STATE, YESNO
+from adcml.resources.fields import enum_attr as _enum
+from adcml.resources.fields import int_attr as _int
+from adcml.resources.fields import key_attr as _name
+from adcml.resources.fields import ro_attr as _ro
+from adcml.resources.fields import str_attr as _str
+from adcml.resources.model import Attr, Kind, Resource, ResourceKind, Syntax
 
-ONOFF = ("ON", "OFF")
-ENABLED = ("ENABLED", "DISABLED")
-YESNO = ("YES", "NO")
 SERVICE_TYPES = ("HTTP", "SSL", "TCP", "UDP", "SSL_TCP", "SSL_BRIDGE", "ANY", "DNS", "HTTP2")
 LB_METHODS = (
     "LEASTCONNECTION", "ROUNDROBIN", "LEASTRESPONSETIME", "TOKEN", "URLHASH", "DOMAINHASH",
@@ -23,33 +27,9 @@ MONITOR_TYPES = (
     "PING", "TCP", "HTTP", "TCP-ECV", "HTTP-ECV", "HTTP-INLINE", "HTTP2", "UDP-ECV", "DNS", "USER",
 )
 UNITS = ("SEC", "MSEC", "MIN")
-FEATURES = ("LB", "CS", "SSL", "REWRITE", "RESPONDER", "AAA", "CMP", "IC", "APPFW", "RL")
-NAME_MAX = 127
-
-
-def _name(attr: str, **kw) -> Attr:
-    kw.setdefault("max_len", NAME_MAX)
-    return Attr(attr, required=True, **kw)
-
-
-def _str(attr: str, **kw) -> Attr:
-    return Attr(attr, Kind.STR, **kw)
-
-
-def _int(attr: str, default=None, lo=None, hi=None, **kw) -> Attr:
-    return Attr(attr, Kind.INT, default=default, min=lo, max=hi, **kw)
-
-
-def _enum(attr: str, choices: tuple[str, ...], default=None, **kw) -> Attr:
-    return Attr(attr, Kind.ENUM, default=default, choices=choices, **kw)
-
-
-def _ro(attr: str, kind: Kind = Kind.STR, **kw) -> Attr:
-    return Attr(attr, kind, readonly=True, **kw)
-
-
-COMMENT = _str("comment", max_len=256)
-STATE = _ro("curstate")
+# nsfeature's flags as an appliance names them (rate limiting has none: limit identifiers work
+# through the policies of REWRITE and RESPONDER, and audit logging is always on).
+FEATURES = ("LB", "CS", "SSL", "REWRITE", "RESPONDER", "AAA", "CMP", "IC", "APPFW")
 VSERVER_ATTRS = (
     _enum("servicetype", SERVICE_TYPES, required=True, immutable=True),
     _str("ipv46", default="0.0.0.0"),
@@ -59,9 +39,9 @@ VSERVER_ATTRS = (
     _int("clttimeout", default=180, lo=0, hi=31536000, wire_int=True),
     _enum("authentication", ONOFF, default="OFF"),
     _enum("authn401", ONOFF, default="OFF"),
-    _str("authnvsname"),
+    _str("authnvsname", ref="authenticationvserver"),
     _str("authenticationhost"),
-    _str("authnprofile"),
+    _str("authnprofile", ref="authenticationauthnprofile"),
     _enum("state", ENABLED, default="ENABLED"),
     COMMENT,
     STATE,
@@ -238,8 +218,9 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "cspolicy", key="policyname", feature="CS", missing=E.NO_SUCH_POLICY,
-        attrs=(_name("policyname"), _str("rule", required=True, max_len=8191),
-               _str("action", ref="csaction"), _str("logaction"), _ro("hits", Kind.INT)),
+        attrs=(_name("policyname"), _str("rule", required=True, max_len=RULE_MAX, syntax=Syntax.RULE),
+               _str("action", ref="csaction"), _str("logaction", ref="auditmessageaction"),
+               _ro("hits", Kind.INT)),
         actions=frozenset({"rename"}),
     ),
     Resource(
@@ -319,7 +300,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "sslvserver", key="vservername", kind=ResourceKind.IMPLICIT, feature="SSL",
-        implied_by=("lbvserver", "csvserver"),
+        implied_by=("lbvserver", "csvserver", "authenticationvserver"),
         missing=E.NO_SUCH_SSL_VSERVER,
         attrs=(
             _name("vservername"),
@@ -361,4 +342,5 @@ RESOURCES: tuple[Resource, ...] = (
         ),
         actions=frozenset({"unset"}),
     ),
+    *SECURITY_RESOURCES,
 )

@@ -25,6 +25,14 @@ class Kind(StrEnum):
     FLAGS = "flags"  # a list of ``choices`` (e.g. nsfeature's feature list)
 
 
+class Syntax(StrEnum):
+    """The expression language of an attribute's value (checked when it is written)."""
+
+    RULE = "rule"  # an advanced policy rule: adcml.policy.parse_rule
+    STRING = "string"  # a string builder expression: adcml.policy.parse_string_builder
+    EXPRESSION = "expression"  # any advanced expression (a value, not a rule): adcml.policy.parse
+
+
 class ResourceKind(StrEnum):
     """How a resource lives on the appliance."""
 
@@ -41,7 +49,10 @@ class Attr:
     ``default`` is what the appliance reports when the attribute was never set; the engine
     uses it to normalise a live object before comparing it with a desired one. ``wire_int``
     marks the numbers an appliance returns as JSON numbers; every other number comes back as
-    a string. ``ref`` names the resource whose primary key this attribute holds.
+    a string. ``ref`` names the resource whose primary key this attribute holds;
+    ``builtins`` are names it may hold that are built into the appliance rather than objects
+    (a policy's ``RESET`` action), compared case-insensitively. ``syntax`` says which
+    expression language the value is written in (each item, for a list).
     """
 
     name: str
@@ -59,6 +70,16 @@ class Attr:
     wire_int: bool = False
     ref: str | None = None
     aliases: tuple[str, ...] = ()
+    builtins: tuple[str, ...] = ()
+    syntax: Syntax | None = None
+
+    def builtin(self, value: object) -> str | None:
+        """The canonical spelling of ``value`` if it names a built-in, else None."""
+        if isinstance(value, str):
+            for name in self.builtins:
+                if name.upper() == value.upper():
+                    return name
+        return None
 
 
 @dataclass(frozen=True)

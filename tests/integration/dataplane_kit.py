@@ -70,7 +70,7 @@ class Backend:
             self.hits += 1
             return web.Response(body=self.static[request.path], content_type="application/json")
         self.hits += 1
-        body = await request.read()
+        body = await request.content.read()  # no size limit (request.read() stops at 1 MiB)
         if request.path == "/slow":
             await asyncio.sleep(int(request.query.get("ms", "500")) / 1000)
         info = {"name": self.name, "method": request.method, "path": request.path,

@@ -32,7 +32,7 @@ def test_a_killed_member_goes_down_within_interval_times_retries_and_comes_back(
         killed = time.monotonic()
         wait_until(lambda: dplab.member(a.ip, a.port)["state"] == "DOWN", timeout=3)
         took = time.monotonic() - killed
-        assert took <= 0.1 * 3 + 0.05 * 3 + 0.5, took  # interval x retries (+ timeouts, slack)
+        assert took <= 0.1 * 3 + 1.0, took  # interval x retries, and slack for a busy machine
         assert dplab.member(a.ip, a.port)["lastresponse"].startswith("Failure")
         members = c.bindings("servicegroup", "gw.p")[0]["servicegroup_servicegroupmember_binding"]
         assert {m["ip"]: m["svrstate"] for m in members} == {a.ip: "DOWN", b.ip: "UP"}

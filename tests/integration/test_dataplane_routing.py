@@ -4,8 +4,11 @@ load balancing, backups, config changes, stats, audit, and the loopback-only saf
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +16,8 @@ from dataplane_kit import backends_fixture, dplab_fixture, free_port, wait_until
 
 from adcml.gateway import converge, load_spec
 from adcml.lab.dataplane import UNREACHABLE, AddressPolicy, AddressRefused
+from adcml.lab.server import LabADC, LabServer
+from adcml.nitro import NitroClient
 
 VIP = "127.0.0.10"
 
@@ -231,3 +236,83 @@ def test_a_failed_member_is_skipped_for_idempotent_requests(dplab, backends):
     base = f"http://{VIP}:{port}"
     assert all(who(f"{base}/x") == "good" for _ in range(4))
     assert bad.hits == 0
+
+
+def test_a_full_pool_spills_over_to_its_backup_or_queues_with_surge_protection(dplab, backends):
+    gpu, hf = backends.start("gpu", "127.0.2.10"), backends.start("hf", "127.0.2.11")
+    port = free_port(VIP)
+    base = f"http://{VIP}:{port}"
+    with dplab.client() as c:
+        converge(c, gateway(port, [pool("gpu", gpu, max_clients=1), pool("hf", hf,
+                                                                        match={"path_prefix": "/hf"})],
+                            "gpu"))
+        c.update("lbvserver", {"name": "gw.gpu", "backupvserver": "gw.hf"})
+        dplab.settle()
+
+        def during_slow_request(check):
+            worker = threading.Thread(target=lambda: who(f"{base}/slow?ms=800"))
+            worker.start()
+            wait_until(lambda: dplab.member(gpu.ip, gpu.port)["active"] == 1)
+            try:
+                return check()
+            finally:
+                worker.join()
+
+        # maxclient 1 reached: the next request goes to the backup ("Hugging Face") pool.
+        assert during_slow_request(lambda: who(f"{base}/x")) == "hf"
+        # With surge protection the request waits for the slot instead.
+        c.update("servicegroup", {"servicegroupname": "gw.gpu", "sp": "ON"})
+        dplab.settle()
+        assert during_slow_request(lambda: who(f"{base}/x")) == "gpu"
+
+
+def test_stopping_the_lab_stops_its_listeners(tmp_path, backends):
+    member = backends.start("m", "127.0.2.12")
+    port = free_port(VIP)
+    server = LabServer(LabADC(None, data_plane=True), "127.0.0.1:0").start()
+    with NitroClient(nsip=server.url.removeprefix("http://"), username="nsroot", password="nsroot",
+                     protocol="http") as c:
+        converge(c, gateway(port, [pool("p", member)], "p"))
+    wait_until(lambda: httpx.get(f"http://{VIP}:{port}/x").status_code == 200)
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://{VIP}:{port}/x")
+
+
+def test_the_cli_serves_traffic_with_data_plane(tmp_path, backends):
+    member = backends.start("m", "127.0.2.13")
+    port, nitro = free_port(VIP), free_port("127.0.0.1")
+    adcml = Path(sys.executable).with_name("adcml")
+    proc = subprocess.Popen([str(adcml), "lab-adc", "--listen", f"127.0.0.1:{nitro}", "--data-plane",
+                             "--state-dir", str(tmp_path / "state")], stdout=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{nitro}/lab/health"), timeout=20)
+        with NitroClient(nsip=f"127.0.0.1:{nitro}", username="nsroot", password="nsroot",
+                         protocol="http") as c:
+            converge(c, gateway(port, [pool("p", member)], "p"))
+        wait_until(lambda: _answers(f"http://{VIP}:{port}/x"), timeout=10)
+        assert who(f"http://{VIP}:{port}/x") == "m"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert "data plane on" in proc.stdout.read()
+    assert not _answers(f"http://{VIP}:{port}/x")
+    assert "vserver=gw.cs" in (tmp_path / "state" / "access.log").read_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_bodies_and_streamed_responses_pass_through(site):
+    base, _ = site
+    big = b"x" * (2 * 1024 * 1024)
+    response = httpx.post(f"{base}/v1/embeddings", content=big, headers={"Expect": "100-continue"})
+    assert response.status_code == 200 and response.json()["body"] == len(big)
+    with httpx.stream("GET", f"{base}/stream") as streamed:
+        assert streamed.headers["Content-Type"].startswith("text/event-stream")
+        assert streamed.read().decode().count("data: ") == 3
+    assert httpx.post(f"{base}/x", content=b"y" * (17 * 1024 * 1024)).status_code == 413

@@ -148,7 +148,11 @@ class DataPlane:
     async def _reconcile_loop(self) -> None:
         while self._dirty and self.running:
             self._dirty = False
-            await self.reconcile()
+            try:
+                await self.reconcile()
+            except Exception:  # a lab bug must not stop later reconciles
+                log.exception("data plane: reconcile failed")
+                self.applied_generation = self.store.generation
 
     @property
     def settled(self) -> bool:
@@ -308,8 +312,8 @@ class DataPlane:
             return _error(413)
         if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await request.content.read() if request.body_exists else b""
-        if len(body) > MAX_BODY:
+        body = await _read_body(request) if request.body_exists else b""
+        if body is None:
             record.status = 413
             return _error(413)
         flow = Flow(self, request, body, record, frontend.partition)
@@ -378,17 +382,21 @@ class DataPlane:
                 break
             flow.touched.append(("lbvserver", key[1]))
             if spec.enabled:
-                member = balancer.pick((), flow.client_ip, flow.request.raw_path)
-                if member is None and any(m.up for m in balancer.members) and any(
-                        m.spec.surge for m in balancer.members):
-                    member = await self._wait_for_slot(balancer, flow)
-                if member is not None:
+                usable = any(m.usable for m in balancer.members)
+                # Surge protection: when every UP member is at maxclient, wait for a slot.
+                surge = not usable and any(m.up and m.spec.surge for m in balancer.members)
+                if usable or surge:
                     flow.record.target = ">".join(chain)
                     if spec.extras is not None:
                         early = await spec.extras.on_request(flow)
                         if early is not None:
                             return early
-                    return await self._forward(flow, balancer, member)
+                    # Picked and counted active with no await in between: maxclient holds.
+                    member = balancer.pick((), flow.client_ip, flow.request.raw_path)
+                    if member is None and surge:
+                        member = await self._wait_for_slot(balancer, flow)
+                    if member is not None:
+                        return await self._forward(flow, balancer, member)
             if spec.backup is None or len(chain) > MAX_HOPS:
                 break
             key = (key[0], spec.backup)
@@ -440,6 +448,17 @@ class DataPlane:
                 member.active -= 1
                 if spec.maxclient:
                     self._free_slot()
+
+
+async def _read_body(request: web.BaseRequest) -> bytes | None:
+    """The whole request body, or None when it is larger than MAX_BODY."""
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _evaluate(rule, ctx) -> bool:

@@ -40,6 +40,7 @@ class Listener:
         if self.server is None:
             return
         self.server.close()
+        self.http.pre_shutdown()  # idle keep-alive connections close now, busy ones when done
         with contextlib.suppress(Exception):
             await self.http.shutdown(grace)
         with contextlib.suppress(Exception):

@@ -40,7 +40,7 @@ def forward_headers(headers, client_ip: str, cipheader: str | None) -> CIMultiDi
     out = CIMultiDict()
     for name, val in headers.items():
         lower = name.lower()
-        if lower in drop or lower == "content-length":
+        if lower in drop or lower in ("content-length", "expect"):
             continue
         out.add(name, val)
     previous = out.popall("X-Forwarded-For", None)
@@ -118,9 +118,14 @@ async def relay(request: web.BaseRequest, upstream: aiohttp.ClientResponse) -> w
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
                                       headers=headers)
         await response.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
-        await response.write_eof()
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+        except (aiohttp.ClientError, ConnectionError):
+            # The member broke off mid-body: the client must not take the rest as complete.
+            if request.transport is not None:
+                request.transport.abort()
         return response
     finally:
         upstream.release()

@@ -31,9 +31,10 @@ options:
     description:
       - The NITRO resource type, for example V(lbvserver) or
         V(servicegroup_servicegroupmember_binding).
-      - An unknown resource fails with the list of known ones. Appliance-wide singletons
-        (nsconfig, nsfeature, nsversion) are not managed here; see M(adc_save_config) and
-        M(adc_facts).
+      - An unknown resource fails with the list of known ones. V(nsfeature) with
+        O(state=present) enables the listed features (never disables any); the other
+        appliance-wide singletons (nsconfig, nsversion) are not managed here; see
+        M(adc_save_config) and M(adc_facts).
     type: str
     required: true
   attributes:
@@ -162,11 +163,13 @@ def main() -> None:
     hide(module, [v for k, v in attrs.items() if _is_secret(SCHEMA.get(name), k, SECRET_ATTRS)])
     res = SCHEMA.get(name)
     if res is None:
-        known = sorted(n for n, r in SCHEMA.items() if r.kind is not ResourceKind.SINGLETON)
+        known = sorted(n for n, r in SCHEMA.items()
+                       if r.kind is not ResourceKind.SINGLETON or r.actions & {"enable"})
         module.fail_json(msg=f"resource: unknown resource {name!r}; known: {', '.join(known)}")
-    if res.kind is ResourceKind.SINGLETON:
-        module.fail_json(msg=f"resource: {name} is appliance-wide, not an object; "
-                             "use adc_save_config or adc_facts")
+    if res.kind is ResourceKind.SINGLETON and (not present or not res.actions & {"enable"}):
+        module.fail_json(msg=f"resource: {name} is appliance-wide, not an object"
+                             + ("; it cannot be removed" if not present else
+                                "; use adc_save_config or adc_facts"))
     if res.kind is ResourceKind.IMPLICIT and not present:
         module.fail_json(msg=f"resource: a {name} cannot be removed; it goes with its "
                              f"{' or '.join(res.implied_by)}")
@@ -187,8 +190,9 @@ def main() -> None:
                 problems.append((f"attributes.{key}", str(exc)))
             clean[attr.name] = Secret(str(value)) if _is_secret(res, key, SECRET_ATTRS) else value
     ident = identity(res, clean)
-    problems += [(f"attributes.{key}", "required: it identifies the object")
-                 for key, value in zip(res.identity, ident, strict=True) if value is None]
+    if res.kind is not ResourceKind.SINGLETON:
+        problems += [(f"attributes.{key}", "required: it identifies the object")
+                     for key, value in zip(res.identity, ident, strict=True) if value is None]
     if problems:
         fail_problems(module, f"invalid attributes for {name} (nothing was sent to the ADC)", problems)
 

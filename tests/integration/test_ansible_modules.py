@@ -52,18 +52,22 @@ def test_adc_resource_create_idempotent_update_absent(lab_adc, tmp_path):
         resource("bad attributes", "lbvserver", {"name": "x", "port": 70000, "colour": "red",
                                                  "curstate": "UP"}, ignore_errors=True),
         resource("create without required", "lbvserver", {"name": "y"}, ignore_errors=True),
+        resource("features", "nsfeature", {"feature": ["LB", "CS"]}),
+        resource("features again", "nsfeature", {"feature": ["lb"]}),
+        resource("features absent", "nsfeature", {"feature": ["LB"]}, "absent", ignore_errors=True),
     ])
     run = project.playbook(playbook, "--diff")
     assert run.rc == 0, run.explain()
-    assert run.recap[HOST] | {"ok": 0} == {"ok": 0, "changed": 8, "unreachable": 0, "failed": 0,
-                                            "skipped": 0, "rescued": 0, "ignored": 3}, run.explain()
+    assert run.recap[HOST] | {"ok": 0} == {"ok": 0, "changed": 9, "unreachable": 0, "failed": 0,
+                                            "skipped": 0, "rescued": 0, "ignored": 4}, run.explain()
     status = {e["task"]: e["status"] for e in run.results}
     assert status == {
         "create": "changed", "again": "ok", "update": "changed", "replace": "changed",
         "group": "changed", "member": "changed", "member again": "ok", "member gone": "changed",
         "absent in check mode": "changed", "absent": "changed", "absent again": "ok",
         "unknown resource": "ignored", "bad attributes": "ignored",
-        "create without required": "ignored",
+        "create without required": "ignored", "features": "changed", "features again": "ok",
+        "features absent": "ignored",
     }
     assert run.result("create")["after"]["lbmethod"] == "roundrobin"
     assert run.result("update")["plan"]["changes"][0]["before"] == {"lbmethod": "ROUNDROBIN"}
@@ -78,6 +82,7 @@ def test_adc_resource_create_idempotent_update_absent(lab_adc, tmp_path):
                                                      "attributes.curstate"}
     assert "must be at most 65535" in bad["msg"] and "nothing was sent" in bad["msg"]
     assert "creating it needs: servicetype" in run.result("create without required")["msg"]
+    assert "cannot be removed" in run.result("features absent")["msg"]
 
     with NitroClient(nsip=lab_adc.nsip, username="nsroot", password="nsroot", protocol="http") as adc:
         assert adc.find("lbvserver", "web") is None
@@ -85,6 +90,7 @@ def test_adc_resource_create_idempotent_update_absent(lab_adc, tmp_path):
         members = [row for entry in adc.bindings("servicegroup", "web")
                    for row in entry.get("servicegroup_servicegroupmember_binding", [])]
         assert members == []
+        assert {"LB", "CS"} <= adc.features()
 
 
 def test_adc_save_config_and_adc_facts(lab_adc, tmp_path):

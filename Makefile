@@ -5,10 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the project needs, installed when missing.
-DEB_PACKAGES := curl ca-certificates
+DEB_PACKAGES := curl ca-certificates nginx
+# The lab's directory (pid files, logs, PKI, the lab ADC's state); docs/lab.md. Its addresses
+# are those of inventories/local (ADCML_LAB_* variables move them; the inventory must follow).
 LAB_DIR ?= .lab
-LAB_HTTP ?= 127.0.0.1:9080
-LAB_HTTPS ?= 127.0.0.1:9443
 
 .PHONY: setup test lint lab clean
 
@@ -33,12 +33,11 @@ test: setup lint
 	$(PY) -m pytest -q
 
 lab: setup
-	@mkdir -p $(LAB_DIR)
-	@echo "Starting the lab ADC (Ctrl-C stops it). Try, from another shell:"
-	@echo "  curl -s -X POST http://$(LAB_HTTP)/nitro/v1/config/login \\"
-	@echo "       -H 'Content-Type: application/json' -d '{\"login\":{\"username\":\"nsroot\",\"password\":\"nsroot\"}}'"
-	@echo "  curl -s -H 'X-NITRO-USER: nsroot' -H 'X-NITRO-PASS: nsroot' http://$(LAB_HTTP)/nitro/v1/config/nsversion"
-	$(VENV)/bin/adcml lab-adc --listen $(LAB_HTTP) --tls-listen $(LAB_HTTPS) --state-dir $(LAB_DIR)/adc
+	$(VENV)/bin/adcml lab up --dir $(LAB_DIR)
+	$(VENV)/bin/ansible-playbook -i inventories/local playbooks/adc.yml -e adcml_lab_dir=$(abspath $(LAB_DIR))
+	@$(VENV)/bin/adcml lab status --dir $(LAB_DIR)
+	@$(VENV)/bin/adcml lab smoke --dir $(LAB_DIR)
 
 clean:
+	@if [ -x $(VENV)/bin/adcml ]; then $(VENV)/bin/adcml lab down --dir $(LAB_DIR) || true; fi
 	rm -rf $(VENV) $(LAB_DIR) .pytest_cache .ruff_cache .hypothesis

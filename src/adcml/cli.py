@@ -56,6 +56,122 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
 
 
 @main.group()
+def lab() -> None:
+    """The local lab in the background: lab ADC (data plane on), lab IdP, demo backends, PKI.
+
+    Addresses come from the options, else ADCML_LAB_* variables, else the layout the lab in
+    --dir was last started with, else the defaults (docs/lab.md).
+    """
+
+
+LAB_DIR_OPT = click.option("--dir", "lab_dir", type=click.Path(file_okay=False, path_type=Path),
+                           default=".lab", show_default=True, envvar="ADCML_LAB_DIR",
+                           help="The lab's directory: pid files, logs, PKI, the ADC's state.")
+
+
+def _lab(lab_dir: Path, **overrides):
+    from adcml.lab.stack import Lab, LabError
+
+    try:
+        return Lab.open(lab_dir, **overrides)
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab.command("up")
+@LAB_DIR_OPT
+@click.option("--nitro", envvar="ADCML_LAB_NITRO", help="NITRO over HTTP  [default: 127.0.0.1:9080]")
+@click.option("--nitro-tls", envvar="ADCML_LAB_NITRO_TLS",
+              help="NITRO over HTTPS  [default: 127.0.0.1:9443]")
+@click.option("--idp", envvar="ADCML_LAB_IDP", help="the lab IdP  [default: 127.0.0.1:5556]")
+@click.option("--backend", "backends", multiple=True, envvar="ADCML_LAB_BACKENDS",
+              help="a demo backend (repeat; the variable takes a space-separated list)  "
+                   "[default: 127.0.0.21:8001 127.0.0.22:8001]")
+@click.option("--gateway", envvar="ADCML_LAB_GATEWAY",
+              help="the gateway's TLS frontend VIP:PORT, for its certificate and the smoke check "
+                   "[default: 127.0.0.10:8443]")
+@click.option("--gateway-name", envvar="ADCML_LAB_GATEWAY_NAME",
+              help="DNS name in the gateway certificate  [default: gateway.lab.test]")
+@click.option("--timeout", type=float, default=30, show_default=True,
+              help="Seconds to wait for each piece's health check.")
+def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name, timeout) -> None:
+    """Start the lab in the background (what already runs is left as it is)."""
+    from adcml.lab.stack import LabError, up
+
+    the_lab = _lab(lab_dir, nitro=nitro, nitro_tls=nitro_tls, idp=idp, backends=backends,
+                   gateway=gateway, gateway_name=gateway_name)
+    try:
+        up(the_lab, echo=click.echo, timeout=timeout)
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab.command("down")
+@LAB_DIR_OPT
+def lab_down(lab_dir: Path) -> None:
+    """Stop the processes `adcml lab up` started (and nothing else)."""
+    from adcml.lab.stack import LabError, down
+
+    try:
+        down(_lab(lab_dir), echo=click.echo)
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab.command("status")
+@LAB_DIR_OPT
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def lab_status(lab_dir: Path, as_json: bool) -> None:
+    """What runs, pids, addresses, health; exit 1 unless all is up and healthy."""
+    import json
+
+    from adcml.lab.stack import LabError, render_status, status
+
+    try:
+        report = status(_lab(lab_dir))
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
+    if not report["healthy"]:
+        raise SystemExit(1)
+
+
+@lab.command("token")
+@LAB_DIR_OPT
+@click.option("--user", default="ana", show_default=True, help="The subject (sub).")
+@click.option("--group", "groups", multiple=True, help="A group claim (repeat).")
+@click.option("--audience", default="adcml-lab", show_default=True)
+def lab_token(lab_dir: Path, user: str, groups: tuple[str, ...], audience: str) -> None:
+    """Print an ID token (JWT) for USER from the lab IdP."""
+    from adcml.lab.stack import LabError, token
+
+    try:
+        click.echo(token(_lab(lab_dir), user, groups, audience))
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab.command("smoke")
+@LAB_DIR_OPT
+@click.option("--url", default=None, help="The gateway  [default: https://<the lab's gateway>]")
+@click.option("--ca", "ca_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="CA bundle to verify it with  [default: <dir>/pki/ca.pem]")
+@click.option("--user", default="ana", show_default=True)
+@click.option("--howto/--no-howto", default=True, help="Then print how to try the lab.")
+def lab_smoke(lab_dir: Path, url: str | None, ca_file: Path | None, user: str, howto: bool) -> None:
+    """Check the gateway end to end: 401 without a token, 200 with one, 403 without the group."""
+    from adcml.lab import stack
+
+    the_lab = _lab(lab_dir)
+    try:
+        stack.smoke(the_lab, url, ca_file, user, echo=click.echo)
+    except stack.LabError as exc:
+        raise click.ClickException(str(exc)) from None
+    if howto:
+        click.echo(stack.howto(the_lab, str(lab_dir)))
+
+
+@main.group()
 def gateway() -> None:
     """Plan, apply, render or gather a gateway spec (connection from NETSCALER_* variables)."""
 

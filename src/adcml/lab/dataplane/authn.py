@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from adcml.lab.dataplane.reach import AddressPolicy
 
 log = logging.getLogger("adcml.lab.dataplane")
 KID_REFETCH_MIN = 5.0  # seconds between JWKS fetches caused by unknown key ids
+VERIFIED_CACHE = 4096  # tokens whose signature was verified (claims are checked every time)
 FETCH_TIMEOUT = 5.0
 
 
@@ -112,6 +114,9 @@ class Authenticator:
         self.kid_refetch_min = KID_REFETCH_MIN
         self._keys: dict[tuple[str, str | None], _Keys] = {}
         self._session: aiohttp.ClientSession | None = None
+        # (action, token) → (key set it was verified with, decoded token). A signature check is
+        # most of the cost of a request; a new key set (rotation) invalidates the entries.
+        self._verified: OrderedDict[tuple[OAuthSpec, str], tuple[KeySet | None, Any]] = OrderedDict()
 
     async def close(self) -> None:
         if self._session is not None:
@@ -149,14 +154,22 @@ class Authenticator:
 
     async def _validate(self, action: OAuthSpec, token: str) -> Identity:
         keys = await self._keyset(action, force=False)
-        try:
-            decoded = self._decode(action, token, keys)
-        except _UnknownKey:
-            keys = await self._keyset(action, force=True)
+        cached = self._verified.get((action, token))
+        if cached is not None and cached[0] is keys:
+            self._verified.move_to_end((action, token))
+            decoded = cached[1]
+        else:
             try:
                 decoded = self._decode(action, token, keys)
             except _UnknownKey:
-                raise TokenRejected("signed with an unknown key") from None
+                keys = await self._keyset(action, force=True)
+                try:
+                    decoded = self._decode(action, token, keys)
+                except _UnknownKey:
+                    raise TokenRejected("signed with an unknown key") from None
+            self._verified[(action, token)] = (keys, decoded)
+            if len(self._verified) > VERIFIED_CACHE:
+                self._verified.popitem(last=False)
         claims = decoded.claims
         registry = jwt.JWTClaimsRegistry(
             leeway=action.skew_s, exp={"essential": True},

@@ -319,11 +319,13 @@ def serve(model: str, **options) -> None:
     except SettingsError as exc:
         raise click.BadParameter(exc.problem, param_hint="--" + exc.option.replace("_", "-")) from None
     try:
+        from adcml.serve.model import resolve_device
         from adcml.serve.server import serve as run_server
     except ImportError as exc:
         raise click.ClickException(f"the model server needs the serve extra ({exc.name} is missing). "
                                    "Hint: pip install 'adcml[serve]'") from None
     try:
+        resolve_device(settings.device)  # a wrong --device fails here, not after the port is open
         code = run_server(settings)
     except SettingsError as exc:
         raise click.BadParameter(exc.problem, param_hint="--" + exc.option.replace("_", "-")) from None

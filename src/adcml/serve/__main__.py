@@ -1,0 +1,9 @@
+"""``python -m adcml.serve --model ...``: the model server on its own, same options as ``adcml serve``."""
+
+import logging
+
+from adcml.cli import serve
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve.main(prog_name="python -m adcml.serve")

@@ -130,6 +130,19 @@ def test_skew_time_is_honoured(secured):
     assert call(base, "/v1/chat", idp.token(exp=int(time.time()) - 120)).status_code == 200
 
 
+def test_a_token_verified_before_is_refused_once_it_expires(dplab, secured):
+    """Signatures are cached; the claims are not: expiry still applies to a cached token."""
+    base, idp, _ = secured
+    with dplab.client() as client:
+        client.update("authenticationoauthaction", {"name": "sec.oidc", "skewtime": 0})
+    dplab.settle()
+    token = idp.token(exp=int(time.time()) + 2)
+    assert call(base, "/v1/chat", token).status_code == 200
+    assert call(base, "/v1/chat", token).status_code == 200  # from the cache
+    time.sleep(3)
+    assert call(base, "/v1/chat", token).status_code == 401
+
+
 def test_forged_tokens_are_refused(secured):
     base, idp, _ = secured
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "exp": int(time.time()) + 300,

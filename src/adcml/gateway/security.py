@@ -76,7 +76,7 @@ def _authentication(add: Add, spec: GatewaySpec) -> None:
     if oidc.client_secret is not None:
         action["clientsecret"] = Secret(oidc.client_secret.get_secret_value())
     add("authenticationoauthaction", **action)
-    add("authenticationpolicy", name=f"{gw}.oidc", rule=_checked_rule("true"), action=f"{gw}.oidc")
+    add("authenticationpolicy", name=f"{gw}.oidc", rule=checked_rule("true"), action=f"{gw}.oidc")
     add("authenticationvserver_authenticationpolicy_binding", name=f"{gw}.auth", policy=f"{gw}.oidc",
         priority=AUTH_PRIORITY)
 
@@ -87,7 +87,7 @@ def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, audit: str | None) -
         claim = quote(spec.auth.oidc.groups_claim)
         allowed = " || ".join(f"HTTP.REQ.USER.ATTRIBUTE({claim}).EQ({quote(g)})"
                               for g in pool.require_groups)
-        add("responderpolicy", name=f"{lb}.authz", rule=_checked_rule(f"!({allowed})"),
+        add("responderpolicy", name=f"{lb}.authz", rule=checked_rule(f"!({allowed})"),
             action=f"{gw}.deny", logaction=audit)
         add("lbvserver_responderpolicy_binding", name=lb, policyname=f"{lb}.authz",
             priority=AUTHZ_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
@@ -96,8 +96,8 @@ def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, audit: str | None) -
         add("rewriteaction", name=f"{lb}.noauth", type="delete_http_header", target="Authorization")
         add("rewriteaction", name=f"{lb}.cred", type="insert_http_header", target="Authorization",
             stringbuilderexpr=Secret(_checked_sb(quote(f"Bearer {token}"), secret=True)))
-        add("rewritepolicy", name=f"{lb}.noauth", rule=_checked_rule("true"), action=f"{lb}.noauth")
-        add("rewritepolicy", name=f"{lb}.cred", rule=_checked_rule("true"), action=f"{lb}.cred",
+        add("rewritepolicy", name=f"{lb}.noauth", rule=checked_rule("true"), action=f"{lb}.noauth")
+        add("rewritepolicy", name=f"{lb}.cred", rule=checked_rule("true"), action=f"{lb}.cred",
             logaction=None)
         add("lbvserver_rewritepolicy_binding", name=lb, policyname=f"{lb}.noauth",
             priority=NOAUTH_PRIORITY, gotopriorityexpression="NEXT", bindpoint="REQUEST")
@@ -113,13 +113,13 @@ def _rate_limit(add: Add, spec: GatewaySpec, cs: str, audit: str | None) -> None
         timeslice=limit.per_ms, mode="REQUEST_RATE", limittype="SMOOTH" if limit.smooth else "BURSTY",
         selectorname=f"{gw}.rl")
     add("responderaction", name=f"{gw}.toomany", type="respondwith", target=_checked_sb(TOO_MANY))
-    add("responderpolicy", name=f"{gw}.rl", rule=_checked_rule(f"SYS.CHECK_LIMIT({quote(gw + '.rl')})"),
+    add("responderpolicy", name=f"{gw}.rl", rule=checked_rule(f"SYS.CHECK_LIMIT({quote(gw + '.rl')})"),
         action=f"{gw}.toomany", logaction=audit)
     add("csvserver_responderpolicy_binding", name=cs, policyname=f"{gw}.rl",
         priority=RATE_LIMIT_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
 
 
-def _checked_rule(text: str) -> str:
+def checked_rule(text: str) -> str:
     """Every expression the engine generates is parsed before any write."""
     parse_rule(text)
     return text

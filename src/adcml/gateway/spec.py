@@ -29,6 +29,7 @@ MONITOR_NAME_MAX = 31
 LIMIT_NAME_MAX = 31
 CLAIM_VALUE = r"^[^\"\\\s]{1,127}$"
 MAX_SAME_SPECIFICITY = 512
+MAX_CACHE_PATHS = 32
 LB_METHODS = Literal["LEASTCONNECTION", "ROUNDROBIN", "LEASTRESPONSETIME", "URLHASH", "SOURCEIPHASH"]
 
 
@@ -91,6 +92,33 @@ class Match(_Model):
         return self
 
 
+class Cache(_Model):
+    """Integrated caching of the pool's idempotent requests: GET responses (200) are kept for
+    ``ttl_seconds`` and served to GET and HEAD requests on ``paths`` (path prefixes; every path
+    of the pool when empty). Callers still pass authentication and the pool's group check
+    first; POSTs are never cached."""
+
+    ttl_seconds: Annotated[int, Field(ge=1, le=31536000)] = 60
+    max_object_kb: Annotated[int, Field(ge=1, le=2097151, description="largest response kept")] = 80
+    memory_mb: Annotated[int, Field(ge=1, le=65536, description="memory of the pool's cache")] = 64
+    paths: Annotated[list[Annotated[str, Field(pattern=r"^/[^\s\"\\]*$", max_length=255)]],
+                     Field(max_length=MAX_CACHE_PATHS)] = []
+
+    @field_validator("paths")
+    @classmethod
+    def _unique_paths(cls, paths: list[str]) -> list[str]:
+        dupes = sorted({p for p in paths if paths.count(p) > 1})
+        if dupes:
+            raise ValueError(f"paths listed twice: {', '.join(dupes)}")
+        return paths
+
+    @model_validator(mode="after")
+    def _object_fits(self) -> Cache:
+        if self.max_object_kb > self.memory_mb * 1024:
+            raise ValueError("max_object_kb must fit in memory_mb")
+        return self
+
+
 class Pool(_Model):
     """A pool of model servers behind one model route."""
 
@@ -105,6 +133,7 @@ class Pool(_Model):
                               Field(description="callers need one of these groups (else 403)")] = []
     backend_token: Annotated[SecretStr | None,
                              Field(description="sent to the members as Authorization: Bearer")] = None
+    cache: Cache | None = None
 
     @field_validator("backend_token")
     @classmethod

@@ -3,7 +3,8 @@
 The store handles every resource the same way; a Behaviour adds what one resource does
 differently on an appliance: objects that exist implicitly (an SSL vserver's sslvserver),
 implicit servers for members bound by IP, monitor units, singletons. The security and
-policy resources' behaviours live in ``adcml.lab.policies``.
+policy resources' behaviours live in ``adcml.lab.policies``, integrated caching's in
+``adcml.lab.caching``.
 """
 
 from __future__ import annotations
@@ -302,6 +303,7 @@ def now() -> str:
 
 
 def behaviours() -> dict[str, Behaviour]:
+    from adcml.lab.caching import cache_behaviours
     from adcml.lab.policies import policy_behaviours
     from adcml.lab.ssl import CertKey, SystemFile
 
@@ -323,4 +325,5 @@ def behaviours() -> dict[str, Behaviour]:
         "systemfile": SystemFile(),
         "sslcertkey": CertKey(),
         **policy_behaviours(),
+        **cache_behaviours(),
     }

@@ -126,6 +126,13 @@ class LabADC:
             store.rename(part, res, payload)
         elif action == "unset":
             store.unset(part, res, payload)
+        elif res.name == "cachecontentgroup" and action in ("flush", "expire"):
+            # Objects go (expired objects are not kept); the running config does not change.
+            name = name_in(res, payload)
+            if store.behaviour(res).lookup(store, part, res, name, {}) is None:
+                raise NitroFault(res.missing, f"{res.key}, {name}", status=404)
+            if self.dataplane is not None:
+                self.dataplane.cache.flush(part.name, name)
         elif res.name == "sslcertkey" and action in ("update", "link", "unlink"):
             certkey = store.behaviour(res)
             handler = {"update": certkey.update_files, "link": certkey.link,
@@ -136,8 +143,10 @@ class LabADC:
             raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
 
     # --- statistics ---------------------------------------------------------------------------
-    def stats(self, part, resource: str, name: str | None) -> list[dict]:
+    def stats(self, part, resource: str, name: str | None) -> list[dict] | dict:
         plane = self.dataplane
+        if resource in ("cachecontentgroup", "cache"):
+            return self._cache_stats(part, resource, name, plane if plane and plane.running else None)
         if plane is not None and plane.running:
             if resource not in ("lbvserver", "csvserver", "servicegroup"):
                 raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/{resource}", status=404)
@@ -163,6 +172,23 @@ class LabADC:
                     "servicetype": row["servicetype"],
                 })
         return out
+
+
+    def _cache_stats(self, part, resource: str, name: str | None, plane) -> list[dict] | dict:
+        """``stat cachecontentgroup`` (per group) and ``stat cache`` (the partition's totals, an
+        object); counters are zero without a running data plane."""
+        from adcml.lab.dataplane.cache import cache_stat, group_stat
+
+        if resource == "cache":
+            if name is not None:
+                raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/cache/{name}", status=404)
+            return plane.cache.cache_stat(part.name) if plane else cache_stat()
+        res = SCHEMA[resource]
+        names = [r[res.key] for r in self.store.get(part, res, name, {})]  # 404 when missing
+        rows = [part.table(resource)[(n,)] for n in names]
+        if plane is None:
+            return [group_stat(n, row) for n, row in zip(names, rows, strict=True)]
+        return [plane.cache.group_stat(part.name, n, row) for n, row in zip(names, rows, strict=True)]
 
 
 def _write_atomic(path: Path, data: dict) -> None:

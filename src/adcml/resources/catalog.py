@@ -7,6 +7,7 @@ appliance returns as JSON numbers (every other number comes back as a string).
 
 from __future__ import annotations
 
+from adcml.resources.catalog_cache import CACHE_RESOURCES
 from adcml.resources.catalog_security import RULE_MAX, SECURITY_RESOURCES
 from adcml.resources.errorcodes import ErrorCode as E
 from adcml.resources.fields import COMMENT, ENABLED, ONOFF, STATE, YESNO
@@ -343,4 +344,5 @@ RESOURCES: tuple[Resource, ...] = (
         actions=frozenset({"unset"}),
     ),
     *SECURITY_RESOURCES,
+    *CACHE_RESOURCES,
 )

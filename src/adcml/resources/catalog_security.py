@@ -48,7 +48,7 @@ def _logaction() -> Attr:
     return _str("logaction", ref="auditmessageaction")
 
 
-def _policy_binding(parent: str, policy: str, bindpoints: tuple[str, ...]) -> Resource:
+def policy_binding(parent: str, policy: str, bindpoints: tuple[str, ...]) -> Resource:
     """``<parent>_<policy>_binding``: every attribute fixed once bound (unbind and bind)."""
     return Resource(
         f"{parent}_{policy}_binding", key="name",
@@ -70,8 +70,8 @@ def _policy_binding(parent: str, policy: str, bindpoints: tuple[str, ...]) -> Re
 def _vserver_bindings() -> tuple[Resource, ...]:
     out = []
     for parent in ("lbvserver", "csvserver"):
-        out.append(_policy_binding(parent, "rewritepolicy", ("REQUEST", "RESPONSE")))
-        out.append(_policy_binding(parent, "responderpolicy", ("REQUEST",)))
+        out.append(policy_binding(parent, "rewritepolicy", ("REQUEST", "RESPONSE")))
+        out.append(policy_binding(parent, "responderpolicy", ("REQUEST",)))
     return tuple(out)
 
 

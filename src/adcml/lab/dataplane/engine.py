@@ -11,8 +11,10 @@ mutated — so a request sees one consistent config.
 
 The request path (``handle``): read the body, run the vserver's request policies (phase 2:
 authentication, responder, rewrite), content switch (CS policies in priority order, then the
-default LB vserver, then the CS vserver's backup), pick a member (the LB vserver's method over
-UP members, then its backup vserver chain), forward, relay, count, and write one audit line.
+default LB vserver, then the CS vserver's backup), run the LB vserver's request policies,
+consult the integrated cache (``cache``: a hit is answered there), pick a member (the LB
+vserver's method over UP members, then its backup vserver chain), forward, relay (and store in
+the cache when its policy says so), count, and write one audit line.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from multidict import CIMultiDict
 
 from adcml.lab.dataplane.access import AccessLog, AccessRecord
 from adcml.lab.dataplane.balance import Balancer, Member
+from adcml.lab.dataplane.cache import ObjectCache
 from adcml.lab.dataplane.health import Prober
 from adcml.lab.dataplane.listeners import Listener
 from adcml.lab.dataplane.proxy import IDEMPOTENT, BackendError, Forwarder, forward_headers, relay
@@ -97,6 +100,7 @@ class DataPlane:
         self._reconciling: asyncio.Task | None = None
         self._slot_freed = asyncio.Event()
         self.extras = RequestPolicies(self.policy)  # authentication, responder, rewrite, limits
+        self.cache = ObjectCache()  # integrated caching: content groups' objects and counters
         install(self)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -180,6 +184,7 @@ class DataPlane:
             key: Balancer(spec.method, list(dict.fromkeys(self.members[k] for k in spec.members)))
             for key, spec in tables.lb.items()
         }
+        self.cache.reconcile(tables.cache_groups)
         self.tables = tables
         await self._reconcile_listeners(tables)
         self.applied_generation = generation
@@ -341,6 +346,8 @@ class DataPlane:
             early = await cs.extras.on_request(flow)
             if early is not None:
                 return early
+        if cs.cache is not None:  # consulted on the LB vserver, after its policies too
+            flow.cache_bank = cs.cache
         target, route = cs.default, "default"
         if cs.routes:
             ctx = flow.context()
@@ -391,12 +398,22 @@ class DataPlane:
                         early = await spec.extras.on_request(flow)
                         if early is not None:
                             return early
+                    pending = None
+                    if spec.cache is not None or flow.cache_bank is not None:
+                        # Integrated caching: after every request policy, before a member.
+                        banks = tuple(b for b in (flow.cache_bank, spec.cache) if b is not None)
+                        pending = self.cache.begin(flow, banks)
+                        if isinstance(pending, web.StreamResponse):
+                            return pending  # a hit
                     # Picked and counted active with no await in between: maxclient holds.
                     member = balancer.pick((), flow.client_ip, flow.request.raw_path)
                     if member is None and surge:
                         member = await self._wait_for_slot(balancer, flow)
                     if member is not None:
-                        return await self._forward(flow, balancer, member)
+                        response = await self._forward(flow, balancer, member)
+                        if pending is not None:
+                            self.cache.finish(pending, flow, response)
+                        return response
             if spec.backup is None or len(chain) > MAX_HOPS:
                 break
             key = (key[0], spec.backup)
@@ -475,7 +492,7 @@ class Flow:
     """One request on its way through the data plane."""
 
     __slots__ = ("plane", "request", "body", "record", "partition", "client_ip", "_ctx",
-                 "headers", "path", "user", "attributes", "touched", "lab_answered")
+                 "headers", "path", "user", "attributes", "touched", "lab_answered", "cache_bank")
 
     def __init__(self, plane: DataPlane, request: web.BaseRequest, body: bytes,
                  record: AccessRecord, partition: str):
@@ -492,6 +509,7 @@ class Flow:
         self.attributes: dict[str, Any] = {}
         self.touched: list[tuple[str, str]] = []
         self.lab_answered = False
+        self.cache_bank = None  # the cache policies of the CS vserver the request came through
 
     def error(self, status: int, note: str) -> web.Response:
         """An answer from the lab itself (as an appliance answers when it cannot serve)."""

@@ -86,7 +86,7 @@ class VsPolicies:
             flow.user, flow.attributes = identity.user, identity.attributes
             flow.record.user = identity.user
             flow.invalidate()
-        for bound in _walk(self.responders, flow):
+        for bound in walk(self.responders, flow):
             _audit(flow, bound)
             response = _respond(flow, bound)
             if response is not None:
@@ -94,7 +94,7 @@ class VsPolicies:
                 flow.lab_answered = True
                 return response
         actions = []
-        for bound in _walk(self.rewrites, flow):
+        for bound in walk(self.rewrites, flow):
             _audit(flow, bound)
             actions.append(bound.action)
         if actions:
@@ -102,7 +102,7 @@ class VsPolicies:
         return None
 
 
-def _walk(bindings: tuple[Bound, ...], flow: Flow):
+def walk(bindings: tuple[Bound, ...], flow: Flow):
     """Matching bindings in evaluation order, honouring gotopriorityexpression."""
     from adcml.policy import evaluate
 

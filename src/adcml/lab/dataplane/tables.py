@@ -3,8 +3,9 @@ request.
 
 ``build_tables`` is a pure function of the store (plus the passphrases the data plane keeps
 and a rule compiler): what listens where, which CS policies route where (in priority order,
-rules parsed), which members each LB vserver balances over, which monitors probe them, and why
-a vserver is not served. Nothing here opens a socket.
+rules parsed), which members each LB vserver balances over, which monitors probe them, which
+cache policies each vserver has and the content groups' settings, and why a vserver is not
+served. Nothing here opens a socket.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adcml.lab.dataplane.cache import compile_bank, compile_groups
 from adcml.lab.dataplane.health import MonitorSpec
 from adcml.lab.dataplane.reach import UNREACHABLE, AddressPolicy
 from adcml.lab.dataplane.tls import TlsSpec, tls_spec
@@ -73,6 +75,7 @@ class LbSpec:
     enabled: bool
     members: tuple[MemberKey, ...]
     extras: Any = None  # phase-2 request policies (authentication, rewrite, responder)
+    cache: Any = None  # the cache policies bound at REQUEST (a cache.CacheBank)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class CsSpec:
     backup: str | None
     enabled: bool
     extras: Any = None
+    cache: Any = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class Tables:
     members: dict[MemberKey, MemberSpec] = field(default_factory=dict)
     skipped: dict[VsKey, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    cache_groups: dict = field(default_factory=dict)  # (partition, group) → cache.GroupSpec
 
 
 RuleCompiler = Callable[[str], Any]
@@ -132,6 +137,7 @@ def build_tables(store, policy: AddressPolicy, passphrases: dict, compile_rule: 
         if "CS" in features:
             _csvservers(tables, part, compile_rule, extras, store)
         _frontends(tables, store, part, passphrases, policy)
+    tables.cache_groups = compile_groups(store)
     return tables
 
 
@@ -201,6 +207,7 @@ def _lbvservers(tables: Tables, part, extras, store, compile_rule) -> None:
             enabled=value("lbvserver", row, "state") == "ENABLED",
             members=tuple(by_vserver.get(name, ())),
             extras=extras(store, part, "lbvserver", row, compile_rule) if extras else None,
+            cache=_cache(tables, store, part, "lbvserver", name, compile_rule),
         )
 
 
@@ -233,7 +240,15 @@ def _csvservers(tables: Tables, part, compile_rule: RuleCompiler, extras, store)
             default=defaults.get(name), backup=row.get("backupvserver"),
             enabled=value("csvserver", row, "state") == "ENABLED",
             extras=extras(store, part, "csvserver", row, compile_rule) if extras else None,
+            cache=_cache(tables, store, part, "csvserver", name, compile_rule),
         )
+
+
+def _cache(tables: Tables, store, part, kind: str, name: str, compile_rule):
+    """The vserver's cache policies; none while feature IC is off (as on an appliance)."""
+    if "IC" not in store.features:
+        return None
+    return compile_bank(part, kind, name, compile_rule, tables.problems)
 
 
 def _frontends(tables: Tables, store, part, passphrases: dict, policy: AddressPolicy) -> None:

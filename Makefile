@@ -43,7 +43,7 @@ test: setup lint
 
 lab: setup
 	$(VENV)/bin/adcml lab up --dir $(LAB_DIR)
-	$(VENV)/bin/ansible-playbook -i inventories/local playbooks/adc.yml -e adcml_lab_dir=$(abspath $(LAB_DIR))
+	$(VENV)/bin/ansible-playbook -i inventories/local playbooks/site.yml -e adcml_lab_dir=$(abspath $(LAB_DIR))
 	@$(VENV)/bin/adcml lab status --dir $(LAB_DIR)
 	@$(VENV)/bin/adcml lab smoke --dir $(LAB_DIR)
 

@@ -85,7 +85,8 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
 
 @main.group()
 def lab() -> None:
-    """The local lab in the background: lab ADC (data plane on), lab IdP, demo backends, PKI.
+    """The local lab in the background: lab ADC (data plane on), lab IdP, model-server hosts,
+    demo chat backends, PKI.
 
     Addresses come from the options, else ADCML_LAB_* variables, else the layout the lab in
     --dir was last started with, else the defaults (docs/lab.md).
@@ -120,14 +121,19 @@ def _lab(lab_dir: Path, **overrides):
                    "[default: 127.0.0.10:8443]")
 @click.option("--gateway-name", envvar="ADCML_LAB_GATEWAY_NAME",
               help="DNS name in the gateway certificate  [default: gateway.lab.test]")
+@click.option("--no-model-hosts", is_flag=True,
+              help="Without the model-server hosts (they need root); playbooks/adc.yml still runs.")
 @click.option("--timeout", type=float, default=30, show_default=True,
               help="Seconds to wait for each piece's health check.")
-def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name, timeout) -> None:
-    """Start the lab in the background (what already runs is left as it is)."""
+def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name, no_model_hosts,
+           timeout) -> None:
+    """Start the lab in the background (what already runs is left as it is), and, as root, the
+    model-server hosts that playbooks/site.yml provisions."""
     from adcml.lab.stack import LabError, up
 
     the_lab = _lab(lab_dir, nitro=nitro, nitro_tls=nitro_tls, idp=idp, backends=backends,
-                   gateway=gateway, gateway_name=gateway_name)
+                   gateway=gateway, gateway_name=gateway_name,
+                   model_hosts=() if no_model_hosts else None)
     try:
         up(the_lab, echo=click.echo, timeout=timeout)
     except LabError as exc:

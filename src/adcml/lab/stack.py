@@ -4,13 +4,17 @@
 ``<dir>/run/<name>.pid``):
 
 - ``idp``: the lab IdP (``python -m adcml.lab.idp``), 127.0.0.1:5556;
-- ``backend-1``, ``backend-2``: demo backends (``python -m adcml.lab.demo_backend``), lab
-  stand-ins for the model servers the ``model_server`` role will provide, 127.0.0.21:8001 and
-  127.0.0.22:8001;
-- ``adc``: the lab ADC with its data plane (``adcml lab-adc --data-plane``), NITRO on
-  127.0.0.1:9080 and :9443, state in ``<dir>/adc``.
+- ``backend-1``, ``backend-2``: demo backends (``python -m adcml.lab.demo_backend``), the
+  stand-in for a chat model (none ships offline), 127.0.0.21:8001 and 127.0.0.22:8001;
+- ``adc``: the lab ADC with its data plane (``adcml lab-adc --data-plane --test-hosts``), NITRO
+  on 127.0.0.1:9080 and :9443, state in ``<dir>/adc``.
 
-and, once, the lab CA and the gateway's certificate under ``<dir>/pki``. Every address can be
+Before them, as root, the model-server hosts ``model-1`` and ``model-2``: test hosts in network
+namespaces (``adcml.lab.hosts``, 10.231.0.11 and .12, ssh keys and inventory under
+``<dir>/hosts``), empty until ``playbooks/site.yml`` provisions them with the ``gpu_host`` and
+``model_server`` roles from the offline wheelhouse ``<dir>/wheelhouse`` that ``up`` fills
+(``adcml.lab.wheelhouse``). And, once, the lab CA and the gateway's certificate under
+``<dir>/pki``. Every address can be
 changed (options or ``ADCML_LAB_*``); the layout a lab was started with is kept in
 ``<dir>/lab.json`` and reused by the other commands (and by the next ``up``).
 
@@ -66,6 +70,12 @@ class Layout:
     backends: tuple[str, ...] = ("127.0.0.21:8001", "127.0.0.22:8001")
     gateway: str = "127.0.0.10:8443"  # the gateway spec's frontend: the certificate's SAN, smoke URL
     gateway_name: str = "gateway.lab.test"
+    # Model-server hosts (test hosts, root only; () for none). Their addresses follow from the
+    # network in order (.11, .12, ...): inventories/local names them.
+    model_hosts: tuple[str, ...] = ("model-1", "model-2")
+    hosts_network: str = "10.231.0.0/24"
+    hosts_bridge: str = "adcmlbr0"
+    model_port: int = 8080  # the model servers' port (model_server_port)
 
     def __post_init__(self) -> None:
         for label, address in [("nitro", self.nitro), ("nitro_tls", self.nitro_tls), ("idp", self.idp),
@@ -86,14 +96,15 @@ class Layout:
         return f"https://{self.gateway}"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"backends": list(self.backends)}
+        return asdict(self) | {"backends": list(self.backends), "model_hosts": list(self.model_hosts)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Layout:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "backends" in values:
-            values["backends"] = tuple(values["backends"])
+        for key in ("backends", "model_hosts"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
 
@@ -127,8 +138,8 @@ class Lab:
         if saved.is_file():
             with contextlib.suppress(ValueError, TypeError, LabError):
                 layout = Layout.from_json(json.loads(saved.read_text()))
-        changes = {k: (tuple(v) if k == "backends" else v) for k, v in overrides.items()
-                   if v is not None and v != ()}
+        changes = {k: (tuple(v) if k in ("backends", "model_hosts") else v)
+                   for k, v in overrides.items() if v is not None and (v != () or k == "model_hosts")}
         return cls(directory, replace(layout, **changes) if changes else layout)
 
     # paths
@@ -148,6 +159,28 @@ class Lab:
     def ca_file(self) -> Path:
         return self.pki_dir / "ca.pem"
 
+    @property
+    def hosts_dir(self) -> Path:
+        return self.dir / "hosts"
+
+    @property
+    def wheelhouse_dir(self) -> Path:
+        return self.dir / "wheelhouse"
+
+    def test_hosts(self):
+        """The model-server hosts (``adcml.lab.hosts.TestHosts``), in inventory group gpu_hosts."""
+        from adcml.lab.hosts import TestHosts
+
+        layout = self.layout
+        return TestHosts(self.hosts_dir, network=layout.hosts_network, bridge=layout.hosts_bridge,
+                         group="gpu_hosts")
+
+    def model_servers(self) -> list[tuple[str, str]]:
+        """(host name, base URL) of each model server, as the playbook provisions them."""
+        net = ipaddress.IPv4Network(self.layout.hosts_network)
+        return [(name, f"http://{net.network_address + 11 + i}:{self.layout.model_port}")
+                for i, name in enumerate(self.layout.model_hosts)]
+
     def services(self) -> list[Service]:
         """The lab's processes, in start order (the ADC last: it fetches keys from the IdP and
         probes the backends)."""
@@ -161,9 +194,10 @@ class Lab:
             out.append(Service(name, (py, "-m", "adcml.lab.demo_backend", "--listen", address,
                                       "--name", name),
                                (address,), f"http://{address}/health", {API_KEY_ENV: token}))
+        reach = ("--test-hosts", str(self.hosts_dir)) if layout.model_hosts else ()
         out.append(Service("adc", (py, "-m", "adcml.cli", "lab-adc", "--listen", layout.nitro,
                                    "--tls-listen", layout.nitro_tls, "--state-dir", str(self.dir / "adc"),
-                                   "--data-plane"),
+                                   "--data-plane", *reach),
                            (layout.nitro, layout.nitro_tls), f"http://{layout.nitro}/lab/health",
                            binds=(layout.gateway,)))
         return out
@@ -391,6 +425,8 @@ def up(lab: Lab, echo: Echo = print, timeout: float = 30.0) -> bool:
     for made in ensure_pki(lab):
         echo(f"created {made}")
     (lab.dir / "lab.json").write_text(json.dumps(lab.layout.to_json(), indent=2) + "\n")
+    if lab.layout.model_hosts:
+        _model_hosts_up(lab, echo)
 
     services = lab.services()
     live = {s.name for s in services if running(lab, s.name)}
@@ -429,6 +465,22 @@ def up(lab: Lab, echo: Echo = print, timeout: float = 30.0) -> bool:
     return bool(started)
 
 
+def _model_hosts_up(lab: Lab, echo: Echo) -> None:
+    """The model-server hosts (root: network namespaces) and the wheelhouse they install from."""
+    from adcml.lab import wheelhouse
+    from adcml.lab.hosts import TestHostsError
+
+    if os.geteuid() != 0:
+        raise LabError("the lab's model-server hosts are network namespaces, which need root: run "
+                       "`make lab` / `adcml lab up` as root, or `adcml lab up --no-model-hosts` for the "
+                       "lab without them (docs/lab.md)")
+    try:
+        lab.test_hosts().up(lab.layout.model_hosts, echo=echo)
+    except TestHostsError as exc:
+        raise LabError(f"model-server hosts: {exc}") from None
+    wheelhouse.build(lab.wheelhouse_dir, echo=echo)
+
+
 def _wait_healthy(lab: Lab, services: Sequence[Service],
                   started: Mapping[str, tuple[subprocess.Popen, Record]], timeout: float) -> None:
     pending = {s.name: s for s in services}
@@ -465,6 +517,8 @@ def down(lab: Lab, echo: Echo = print) -> None:
         names += sorted(p.stem for p in lab.run_dir.glob("*.pid") if p.stem not in names)
     for name in names:
         echo(f"{name:<10} {_stop(lab, name)}")
+    if (lab.hosts_dir / "hosts.json").is_file():
+        lab.test_hosts().down(echo=echo)
 
 
 def status(lab: Lab) -> dict[str, Any]:
@@ -479,9 +533,20 @@ def status(lab: Lab) -> dict[str, Any]:
                      "running": record is not None, "address": " ".join(service.addresses),
                      "health": "ok" if health == "HTTP 200" else health,
                      "log": str(lab.log_file(service.name))})
+    if lab.layout.model_hosts and os.geteuid() == 0:
+        hosts = {h.name: h for h in lab.test_hosts().hosts()}
+        for name, url in lab.model_servers():
+            host = hosts.get(name)
+            alive = host is not None and lab.test_hosts().running(host)
+            health = _healthy(f"{url}/health")[1] if alive else "-"
+            rows.append({"name": name, "pid": host.pid if alive else None, "running": alive,
+                         "address": url.removeprefix("http://"),
+                         "health": "ok" if health == "HTTP 200" else f"model server: {health}",
+                         "log": "systemctl log adcml-model-server (on the host)"})
+    adc_running = next(r["running"] for r in rows if r["name"] == "adc")
     listeners: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
-    if rows[-1]["running"]:
+    if adc_running:
         with contextlib.suppress(httpx.HTTPError, ValueError):
             plane = httpx.get(f"http://{lab.layout.nitro}/lab/dataplane", timeout=2).json()
             listeners, members = plane.get("listeners", []), plane.get("members", [])
@@ -532,7 +597,7 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
     trusted = token(lab, user, [TRUSTED_GROUP])
     other = token(lab, f"{user}-guest", [])
     bearer = {"Authorization": f"Bearer {trusted}"}
-    embed_body = {"input": "hello from the lab", "model": "lab-demo-embed"}
+    embed_body = {"input": "hello from the lab"}
     with httpx.Client(base_url=url, verify=ca, timeout=5) as http:
         def call(path: str, headers: Mapping[str, str] | None, body: dict) -> httpx.Response:
             # Right after a converge the ADC's monitors may not have probed the members yet (503).
@@ -556,9 +621,11 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
         try:
             reply = call("/v1/embeddings", bearer, embed_body)
             expect(f"POST {url}/v1/embeddings as {user} ({TRUSTED_GROUP})", reply, 200)
-            data = reply.json()["data"]
+            data = reply.json().get("data")
             if not data or not data[0].get("embedding"):
                 raise LabError(f"smoke check failed: no embedding in {reply.text[:300]}")
+            echo(f"    an embedding of {len(data[0]['embedding'])} numbers from "
+                 f"{reply.json().get('model', '?')}")
             expect("the same without a token", call("/v1/embeddings", None, embed_body), 401)
             chat = {"messages": [{"role": "user", "content": "hi"}]}
             expect(f"POST /v1/chat/completions as {user} ({TRUSTED_GROUP}; backend credential "
@@ -574,17 +641,20 @@ def howto(lab: Lab, repo_relative_dir: str | None = None) -> str:
     """What the lab is and how to try it, for the end of ``make lab``."""
     d = repo_relative_dir or str(lab.dir)
     layout = lab.layout
+    models = (", ".join(f"{name} {url}" for name, url in lab.model_servers()) + " (adcml serve)"
+              if layout.model_hosts else "none (adcml lab up --no-model-hosts)")
     return f"""
 The lab is up (it keeps running in the background):
   gateway     {layout.gateway_url}  (TLS with the lab CA {d}/pki/ca.pem; {layout.gateway_name})
   lab ADC     NITRO http://{layout.nitro} and https://{layout.nitro_tls} (nsroot/nsroot)
   lab IdP     {layout.issuer}
-  backends    {', '.join(layout.backends)} (demo stand-ins for the model servers)
+  models      {models}
+  chat        {', '.join(layout.backends)} (demo chat backends)
 
 Try it:
   TOKEN=$(.venv/bin/adcml lab token --dir {d} --user ana --group {TRUSTED_GROUP})
   curl --cacert {d}/pki/ca.pem -H "Authorization: Bearer $TOKEN" \\
-       {layout.gateway_url}/v1/embeddings -d '{{"input": "hello", "model": "lab-demo-embed"}}'
+       {layout.gateway_url}/v1/embeddings -d '{{"input": "hello"}}'
   .venv/bin/adcml lab status --dir {d}     # what runs, health, the gateway's listeners
   .venv/bin/adcml lab down --dir {d}       # stop it all
 """.rstrip()

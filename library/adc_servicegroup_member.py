@@ -84,8 +84,17 @@ options:
       - Waits also when the member was already disabled (a re-run after an interrupted drain).
     type: int
     default: 0
+  up_timeout:
+    description:
+      - When enabling, wait at most this many seconds for the appliance's monitor to see the
+        member UP, and fail if it does not; V(0) does not wait.
+      - In a rolling update the next member may be taken out only once this one carries
+        traffic again.
+    type: int
+    default: 0
   drain_poll:
-    description: Seconds between two looks at the member's statistics while draining.
+    description: Seconds between two looks at the member's statistics while draining or
+      waiting for it to be UP.
     type: float
     default: 0.5
 seealso:
@@ -140,6 +149,11 @@ after:
   returned: success
   type: dict
   sample: {state: DISABLED, svrstate: OUT OF SERVICE, connections: 0}
+up:
+  description: The wait for the member to be UP, when O(up_timeout) was given.
+  returned: when enabling with up_timeout, not in check mode
+  type: dict
+  sample: {up: true, waited: 2.0, state: UP}
 drain:
   description: The wait for the requests in flight, when O(drain_timeout) was given.
   returned: when disabling with drain_timeout, not in check mode
@@ -171,6 +185,7 @@ def main() -> None:
             "graceful": {"type": "bool", "default": True},
             "delay": {"type": "int"},
             "drain_timeout": {"type": "int", "default": 0},
+            "up_timeout": {"type": "int", "default": 0},
             "drain_poll": {"type": "float", "default": 0.5},
         },
         mutually_exclusive=[("servicegroup", "gateway"), ("servicegroup", "pool"),
@@ -185,11 +200,13 @@ def main() -> None:
         drain,
         member_status,
         set_member_state,
+        wait_up,
     )
 
     p = module.params
-    if p["drain_timeout"] < 0:
-        module.fail_json(msg=f"drain_timeout: must be 0 or more seconds, got {p['drain_timeout']}")
+    for option in ("drain_timeout", "up_timeout"):
+        if p[option] < 0:
+            module.fail_json(msg=f"{option}: must be 0 or more seconds, got {p[option]}")
     try:
         if p["gateway"] is not None:
             ref = MemberRef.of_pool(p["gateway"], p["pool"], p["host"] or p["servername"], p["port"])
@@ -220,12 +237,21 @@ def main() -> None:
         if not enabled and p["drain_timeout"] > 0:
             waited = drain(client, ref, p["drain_timeout"], interval=p["drain_poll"])
             result["drain"] = waited.to_dict()
+        up = None
+        if enabled and p["up_timeout"] > 0:
+            is_up, seconds, state = wait_up(client, ref, p["up_timeout"], interval=p["drain_poll"])
+            up = result["up"] = {"up": is_up, "waited": seconds, "state": state}
         result["after"] = member_status(client, ref).to_dict()
         result["requests"] = client.request_count
         if waited is not None and not waited.drained:
             module.fail_json(msg=f"{ref}: {waited.connections} request(s) still in flight after "
                                  f"drain_timeout={p['drain_timeout']} s; the member stays disabled. "
                                  "Hint: raise drain_timeout, or look for long-running requests",
+                             **result)
+        if up is not None and not up["up"]:
+            module.fail_json(msg=f"{ref}: enabled, but still {up['state']} after "
+                                 f"up_timeout={p['up_timeout']} s (the monitor does not see it "
+                                 "healthy). Hint: check the server's /health from the ADC",
                              **result)
         module.exit_json(**result)
 

@@ -79,7 +79,7 @@ def test_disable_drains_then_enable(dplab, pool, tmp_path):
         {"name": "both names", "adc_servicegroup_member": {
             "gateway": "gw", "pool": "p", "servicegroup": "gw.p", "servername": one.ip,
             "port": one.port, "state": "enabled"}, "ignore_errors": True},
-        member_task("enable", "enabled", **me),
+        member_task("enable", "enabled", up_timeout=10, drain_poll=0.1, **me),
         {"name": "enable again", "adc_servicegroup_member": {
             "servicegroup": "gw.p", "servername": one.ip, "port": one.port, "state": "enabled"}},
     ])
@@ -108,13 +108,15 @@ def test_disable_drains_then_enable(dplab, pool, tmp_path):
     assert f"{one.ip}:{one.port}" in run.result("unknown member")["msg"]  # the members it has
     assert run.result("bad host")["msg"].startswith("invalid member (nothing was sent to the ADC): host:")
     assert "mutually exclusive" in run.result("both names")["msg"]
-    assert run.result("enable")["after"]["state"] == "ENABLED"
+    enable = run.result("enable")
+    assert enable["after"]["state"] == "ENABLED" and enable["up"]["up"] and enable["up"]["state"] == "UP"
     assert f"~ service group gw.p member {one.ip}:{one.port}: state ENABLED -> DISABLED" in run.stdout
     names = {httpx.get(f"{base}/x", timeout=5).json()["name"] for _ in range(4)}
     assert names == {"one", "two"}
 
 
-def test_a_drain_that_does_not_finish_fails_and_leaves_the_member_disabled(dplab, pool, tmp_path):
+def test_a_drain_that_does_not_finish_fails_and_leaves_the_member_disabled(dplab, pool, backends,
+                                                                          tmp_path):
     base, one, _two = pool
     project = AnsibleProject(tmp_path, nsip=dplab.url.removeprefix("http://"))
     playbook = project.write_playbook("member.yml", [
@@ -128,3 +130,13 @@ def test_a_drain_that_does_not_finish_fails_and_leaves_the_member_disabled(dplab
     assert failed["after"] == {"state": "DISABLED", "svrstate": "GOING OUT OF SERVICE", "connections": 1}
     assert not failed["drain"]["drained"] and failed["drain"]["waited"] >= 1
     assert slow.result().status_code == 200
+    # Enabled again while its server is down: the monitor never sees it UP, and that fails.
+    backends.kill(one)
+    enable = project.write_playbook("enable.yml", [
+        member_task("enable", "enabled", up_timeout=2, host=one.ip, port=one.port)])
+    run = project.playbook(enable)
+    assert run.rc == 2, run.explain()
+    failed = run.result("enable")
+    assert failed["after"]["state"] == "ENABLED" and failed["up"]["up"] is False
+    assert f"enabled, but still {failed['up']['state']} after up_timeout=2 s" in failed["msg"]
+    assert failed["up"]["state"] == "DOWN"

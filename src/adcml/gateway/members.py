@@ -159,6 +159,21 @@ def drain(client: NitroClient, ref: MemberRef, timeout: float, *, interval: floa
         sleep(min(interval, max(timeout - waited, 0)))
 
 
+def wait_up(client: NitroClient, ref: MemberRef, timeout: float, *, interval: float = 0.5,
+            clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> tuple[bool, float, str]:
+    """Wait until the appliance's monitor sees the member UP, at most ``timeout`` seconds;
+    returns (up, seconds waited, last state). Before the next member of a rolling update
+    is taken out, this one must carry traffic again."""
+    start = clock()
+    while True:
+        state = str(_stat(client, ref).get("state") or "UNKNOWN").upper()
+        waited = clock() - start
+        if state == "UP" or waited >= timeout:
+            return state == "UP", round(waited, 3), state
+        sleep(min(interval, max(timeout - waited, 0)))
+
+
 def _stat(client: NitroClient, ref: MemberRef) -> dict[str, Any]:
     rows = client.stat("servicegroupmember", args=ref.body())
     return rows[0] if rows else {}
@@ -170,4 +185,4 @@ def _connections(stat: dict[str, Any]) -> int:
 
 
 __all__ = ["DrainResult", "MemberChange", "MemberNotFound", "MemberRef", "MemberStatus", "drain",
-           "member_status", "set_member_state"]
+           "member_status", "set_member_state", "wait_up"]

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
 HOST = "lab"
-MODULES = ("adc_gateway", "adc_resource", "adc_save_config", "adc_facts")
+MODULES = ("adc_gateway", "adc_resource", "adc_save_config", "adc_facts", "adc_servicegroup_member")
 # What a playbook that calls the modules directly says once (the role maps the same variables).
 CONNECTION = {
     "nsip": "{{ netscaler_nsip | default(omit) }}",

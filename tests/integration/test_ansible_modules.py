@@ -12,7 +12,7 @@ from adcml.nitro import NitroClient
 
 pytestmark = pytest.mark.slow
 
-MODULES = ("adc_gateway", "adc_resource", "adc_save_config", "adc_facts")
+MODULES = ("adc_gateway", "adc_resource", "adc_save_config", "adc_facts", "adc_servicegroup_member")
 WEB = {"name": "web", "servicetype": "HTTP", "ipv46": "127.0.0.30", "port": 80,
        "lbmethod": "roundrobin"}
 

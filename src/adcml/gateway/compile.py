@@ -96,7 +96,7 @@ def compile_gateway(spec: GatewaySpec) -> list[Desired]:
         _pool(add, gw, cs, pool, priorities.get(pool.name))
     compile_cache(add, spec)
     if spec.default_pool:
-        add("csvserver_lbvserver_binding", name=cs, lbvserver=f"{gw}.{spec.default_pool}")
+        add("csvserver_lbvserver_binding", name=cs, lbvserver=pool_object_name(gw, spec.default_pool))
     features = sorted({SCHEMA[d.resource].feature for d in out} - {None})
     add("nsfeature", feature=features)  # objects of a disabled feature carry no traffic
     return out
@@ -145,8 +145,13 @@ def rule_for(pool: Pool) -> str:
     return rule
 
 
+def pool_object_name(gateway: str, pool: str) -> str:
+    """The name of a pool's lbvserver, service group, monitor, CS action and CS policy."""
+    return f"{gateway}.{pool}"
+
+
 def _pool(add, gw: str, cs: str, pool: Pool, priority: int | None) -> None:
-    name = f"{gw}.{pool.name}"
+    name = pool_object_name(gw, pool.name)
     add("lbvserver", name=name, servicetype="HTTP", ipv46="0.0.0.0", port=0,
         lbmethod=pool.lb_method)
     add("servicegroup", servicegroupname=name, servicetype="HTTP", maxclient=pool.max_clients,

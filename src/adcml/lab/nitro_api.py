@@ -228,7 +228,7 @@ class NitroAPI:
         if call.kind == "stat":
             if call.method != "GET":
                 raise NitroFault(E.NOT_PERMITTED, "stat is read-only", status=405)
-            return envelope(200, {call.resource: self.lab.stats(part, call.resource, call.name)})
+            return envelope(200, {call.resource: self.lab.stats(part, call.resource, call.name, call.args)})
         if call.method == "GET":
             return self.get(part, call)
         if call.method == "DELETE":

@@ -22,6 +22,7 @@ from aiohttp import web
 from adcml.lab.admin import Controls
 from adcml.lab.behaviours import behaviours, now
 from adcml.lab.faults import NitroFault
+from adcml.lab.members import check_drain_options, member_stats, names_member, set_member_state
 from adcml.lab.mgmt_cert import management_certificate
 from adcml.lab.nitro_api import MAX_REQUEST_BODY, NitroAPI
 from adcml.lab.ssl import FileStore
@@ -123,7 +124,11 @@ class LabADC:
             if not session.token:
                 raise NitroFault(E.NOT_PERMITTED, "switching partitions needs a login session")
             session.partition = name
+        elif res.name == "servicegroup" and action in ("enable", "disable") and names_member(payload):
+            set_member_state(store, part, action, payload)
         elif action in ("enable", "disable"):
+            if res.name == "servicegroup" and action == "disable":
+                check_drain_options(payload)
             if res.attr("state") is None:
                 raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
             store.update(part, res, {res.key: name_in(res, payload), "state": action.upper() + "D"})
@@ -148,10 +153,12 @@ class LabADC:
             raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
 
     # --- statistics ---------------------------------------------------------------------------
-    def stats(self, part, resource: str, name: str | None) -> list[dict] | dict:
+    def stats(self, part, resource: str, name: str | None, args: dict | None = None) -> list[dict] | dict:
         plane = self.dataplane
         if resource in ("cachecontentgroup", "cache"):
             return self._cache_stats(part, resource, name, plane if plane and plane.running else None)
+        if resource == "servicegroupmember":
+            return member_stats(plane, self.store, part, name, args or {})
         if plane is not None and plane.running:
             if resource not in ("lbvserver", "csvserver", "servicegroup"):
                 raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/{resource}", status=404)

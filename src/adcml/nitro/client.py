@@ -92,10 +92,14 @@ class NitroClient(NitroSession):
         )
         return records(reply.body, key)
 
-    def stat(self, resource: str, name: str | None = None) -> list[dict[str, Any]]:
-        """Statistics (``/nitro/v1/stat/...``) of ``resource``."""
+    def stat(
+        self, resource: str, name: str | None = None, *, args: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Statistics (``/nitro/v1/stat/...``) of ``resource``; ``args`` narrow them (e.g.
+        ``stat("servicegroupmember", args={"servicegroupname": g, "servername": s, "port": p})``)."""
         reply = self._request(
-            "GET", resource_path("stat", resource, name), resource=resource, name=name
+            "GET", resource_path("stat", resource, name), query=build_query(args=args),
+            resource=resource, name=name,
         )
         return records(reply.body, resource)
 

@@ -32,7 +32,8 @@ class Member:
     @property
     def state(self) -> str:
         if self.spec.out_of_service:
-            return "OUT OF SERVICE"
+            # Disabled with requests still in flight: they finish, nothing new arrives.
+            return "GOING OUT OF SERVICE" if self.active else "OUT OF SERVICE"
         return "UP" if self.up else "DOWN"
 
     @property

@@ -1,7 +1,9 @@
 """The local lab as a user runs it: ``adcml lab up | status | token | smoke | down`` as
 subprocesses, the playbook converging inventories/local's gateway spec onto it, traffic through
 the gateway's TLS frontend. The test's lab has its own directory and free ports, so a
-developer's lab on the default addresses is neither disturbed nor used."""
+developer's lab on the default addresses is neither disturbed nor used; it runs without the
+model-server hosts (``--no-model-hosts``: demo backends serve every pool), which
+test_lab_e2e.py covers with ``make lab``."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.slow
 ADCML = Path(sys.executable).parent / "adcml"
 PLAYBOOK = "playbooks/adc.yml"
 INVENTORY_VARS = REPO / "inventories" / "local" / "group_vars" / "adc.yml"
+INVENTORY_ALL = REPO / "inventories" / "local" / "group_vars" / "all.yml"
 GATEWAY_VIP, BACKEND_IPS = "127.0.9.10", ("127.0.9.21", "127.0.9.22")
 
 
@@ -58,9 +61,12 @@ def layout(tmp_path):
 
 
 def lab_spec(addresses: dict) -> dict:
-    """inventories/local's gateway spec, moved to the test's addresses."""
+    """inventories/local's gateway spec, moved to the test's addresses (every pool on the demo
+    backends), its variables resolved."""
     spec = yaml.safe_load(INVENTORY_VARS.read_text())["adc_gateway_spec"]
+    key = yaml.safe_load(INVENTORY_ALL.read_text())["lab_model_server_api_key"]
     text = json.dumps(spec).replace("127.0.0.1:5556", addresses["idp"])
+    text = text.replace("{{ lab_model_server_api_key }}", key)
     spec = json.loads(text)
     vip, port = addresses["gateway"].split(":")
     spec["frontend"].update(vip=vip, port=int(port))
@@ -74,7 +80,7 @@ def test_the_shipped_inventory_is_the_secure_pattern():
     data = yaml.safe_load(INVENTORY_VARS.read_text())
     spec = data["adc_gateway_spec"]
     assert (data["netscaler_nsip"], data["netscaler_nitro_protocol"]) == ("127.0.0.1:9080", "http")
-    assert data["adcml_lab_dir"] == "{{ inventory_dir }}/../../.lab"
+    assert yaml.safe_load(INVENTORY_ALL.read_text())["adcml_lab_dir"] == "{{ inventory_dir }}/../../.lab"
     assert spec["frontend"]["protocol"] == "https" and spec["frontend"]["vip"] == "127.0.0.10"
     assert spec["frontend"]["tls"]["cert_file"] == "{{ adcml_lab_dir }}/pki/gateway.crt"
     assert spec["auth"]["oidc"]["issuer"] == "http://127.0.0.1:5556"
@@ -82,6 +88,9 @@ def test_the_shipped_inventory_is_the_secure_pattern():
     assert pools["chat"]["require_groups"] == ["ml-trusted"]
     assert pools["chat"]["backend_token"] == LAB_BACKEND_TOKEN
     assert "require_groups" not in pools["embed"] and spec["default_pool"] == "embed"
+    # the embed pool is the model-server hosts, reached with their API key injected
+    assert pools["embed"]["backend_token"] == "{{ lab_model_server_api_key }}"
+    assert [m["host"] for m in pools["embed"]["members"]] == ["10.231.0.11", "10.231.0.12"]
     assert spec["rate_limit"] and spec["audit"] == {}
 
 
@@ -89,7 +98,7 @@ def test_lab_up_converge_traffic_down(layout, tmp_path):
     lab_dir, addresses = layout
     where = ["--dir", str(lab_dir)]
     up = adcml("lab", "up", *where, "--nitro", addresses["nitro"], "--nitro-tls", addresses["nitro_tls"],
-               "--idp", addresses["idp"], "--gateway", addresses["gateway"],
+               "--idp", addresses["idp"], "--gateway", addresses["gateway"], "--no-model-hosts",
                env={"ADCML_LAB_BACKENDS": " ".join(addresses["backends"])})
     assert up.returncode == 0, up.stdout + up.stderr
     assert up.stdout.count(" started ") == 4, up.stdout

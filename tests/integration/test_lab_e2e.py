@@ -25,7 +25,7 @@ import pytest
 import yaml
 from ansible_harness import REPO
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800),  # two make lab runs: minutes
               pytest.mark.skipif(os.geteuid() != 0, reason="the model-server hosts need root")]
 
 ADCML = Path(sys.executable).parent / "adcml"
@@ -103,12 +103,14 @@ def test_make_lab_from_a_clean_state_then_again_then_down(lab_dir):
     report = json.loads(adcml("lab", "status", "--dir", str(lab_dir), "--json").stdout)
     assert report["healthy"], report
     rows = {row["name"]: row for row in report["services"]}
-    assert {rows["model-1"]["address"], rows["model-2"]["address"]} == {"10.231.0.11:8080", "10.231.0.12:8080"}
+    assert [rows[name]["address"] for name in ("model-1", "model-2")] == [
+        "10.231.0.11:8080", "10.231.0.12:8080"]
     assert {m["state"] for m in report["members"] if m["servicegroup"] == "llm.embed"} == {"UP"}
 
     # a real model answers through the ADC: TLS (the lab CA), a token from the lab IdP, the API
     # key injected by the ADC (the model servers refuse requests without it)
-    token = adcml("lab", "token", "--dir", str(lab_dir), "--user", "ana", "--group", "ml-trusted").stdout.strip()
+    token = adcml("lab", "token", "--dir", str(lab_dir), "--user", "ana",
+                  "--group", "ml-trusted").stdout.strip()
     trust = ssl.create_default_context(cafile=str(lab_dir / "pki" / "ca.pem"))
     with httpx.Client(base_url="https://127.0.0.10:8443", verify=trust, timeout=30,
                       headers={"Authorization": f"Bearer {token}"}) as http:

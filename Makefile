@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Debian packages the project needs, installed when missing.
-DEB_PACKAGES := curl ca-certificates nginx
+# Debian packages the project needs, installed when missing. openssh-server and iproute2: the test
+# hosts (docs/test-hosts.md) run their own sshd in network namespaces; no system sshd is used.
+DEB_PACKAGES := curl ca-certificates nginx openssh-server iproute2
 # The lab's directory (pid files, logs, PKI, the lab ADC's state); docs/lab.md. Its addresses
 # are those of inventories/local (ADCML_LAB_* variables move them; the inventory must follow).
 LAB_DIR ?= .lab
@@ -14,11 +15,19 @@ LAB_DIR ?= .lab
 
 setup: $(STAMP)
 
+# Installing a package must not start its daemon here (openssh-server's sshd on port 22, nginx
+# on 80): without a policy-rc.d of the machine's own, one that denies every start stands in
+# for the install.
 $(STAMP): pyproject.toml
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && guard=1; \
+		fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; rc=$$?; \
+		if [ -n "$$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi; \
+		[ $$rc -eq 0 ]; \
 	fi
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -40,4 +49,6 @@ lab: setup
 
 clean:
 	@if [ -x $(VENV)/bin/adcml ]; then $(VENV)/bin/adcml lab down --dir $(LAB_DIR) || true; fi
+	@if [ -x $(VENV)/bin/adcml ] && [ -e $(LAB_DIR)/hosts/hosts.json ]; then \
+		$(VENV)/bin/adcml lab hosts down --dir $(LAB_DIR)/hosts || true; fi
 	rm -rf $(VENV) $(LAB_DIR) .pytest_cache .ruff_cache .hypothesis

@@ -43,11 +43,28 @@ def _run_event_loop(coro) -> None:
 @click.option("--data-plane", is_flag=True, default=False,
               help="Carry traffic: serve each addressable vserver on its VIP (loopback only), "
                    "run its monitors, balance over its members.")
+@click.option("--test-hosts", "test_hosts", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="With --data-plane: also reach the network of the test hosts that are "
+                                 "up in this directory (adcml lab hosts up --dir; docs/test-hosts.md).")
 def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
-            password_file: Path | None, data_plane: bool) -> None:
+            password_file: Path | None, data_plane: bool, test_hosts: Path | None) -> None:
     """Run the lab ADC (a NITRO-compatible stand-in for a NetScaler) in the foreground."""
     from adcml.lab.server import LabADC, LabServer, serve_forever
 
+    policy = None
+    if test_hosts is not None:
+        if not data_plane:
+            raise click.BadParameter("needs --data-plane (it widens where the data plane may connect)",
+                                     param_hint="--test-hosts")
+        from adcml.lab.dataplane import AddressPolicy
+        from adcml.lab.hosts import TestHostsError, created_networks
+
+        policy = AddressPolicy()
+        try:
+            for network in created_networks(test_hosts):
+                policy.allow(network)
+        except TestHostsError as exc:
+            raise click.BadParameter(str(exc), param_hint="--test-hosts") from None
     password = "nsroot"
     if password_file is not None:
         password = password_file.read_text().splitlines()[0] if password_file.read_text() else ""
@@ -56,8 +73,8 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = LabServer(LabADC(state_dir, password, data_plane=data_plane), listen, tls_listen,
-                           cert_dir=state_dir / "mgmt" if state_dir else None)
+        server = LabServer(LabADC(state_dir, password, data_plane=data_plane, policy=policy), listen,
+                           tls_listen, cert_dir=state_dir / "mgmt" if state_dir else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     try:
@@ -180,6 +197,80 @@ def lab_smoke(lab_dir: Path, url: str | None, ca_file: Path | None, user: str, h
         raise click.ClickException(str(exc)) from None
     if howto:
         click.echo(stack.howto(the_lab, str(lab_dir)))
+
+
+@lab.group("hosts")
+def lab_hosts() -> None:
+    """Test hosts on this machine, for the roles: each a network namespace with its own address,
+    sshd and private install paths, reached over ssh (root; docs/test-hosts.md)."""
+
+
+HOSTS_DIR_OPT = click.option("--dir", "hosts_dir", type=click.Path(file_okay=False, path_type=Path),
+                             default=".lab/hosts", show_default=True, envvar="ADCML_LAB_HOSTS_DIR",
+                             help="Where the hosts' keys, inventory.yml and hosts.json live.")
+
+
+def _test_hosts(hosts_dir: Path, **settings):
+    from adcml.lab.hosts import TestHosts, TestHostsError
+
+    try:
+        return TestHosts(hosts_dir, **settings)
+    except TestHostsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab_hosts.command("up")
+@click.argument("names", nargs=-1, required=True)
+@HOSTS_DIR_OPT
+@click.option("--network", default=None,
+              help="Private IPv4 network of the hosts (the bridge is .1, hosts .11, .12, …)  "
+                   "[default: the running hosts', else 10.231.0.0/24]")
+@click.option("--bridge", default=None,
+              help="The bridge's name; namespaces are <bridge>-<name>  [default: adcmlbr0]")
+@click.option("--group", default=None, help="Inventory group of the hosts  [default: model_servers]")
+@click.option("--timeout", type=float, default=15, show_default=True,
+              help="Seconds to wait for the hosts' sshd.")
+def lab_hosts_up(names: tuple[str, ...], hosts_dir: Path, network: str | None, bridge: str | None,
+                 group: str | None, timeout: float) -> None:
+    """Start test hosts NAME... (those already running are left as they are)."""
+    from adcml.lab.hosts import TestHostsError
+
+    hosts = _test_hosts(hosts_dir, network=network, bridge=bridge, group=group)
+    try:
+        hosts.up(names, timeout=timeout, echo=click.echo)
+    except TestHostsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"inventory: {hosts.inventory}")
+
+
+@lab_hosts.command("down")
+@HOSTS_DIR_OPT
+def lab_hosts_down(hosts_dir: Path) -> None:
+    """Remove the test hosts and everything `up` created for them (and nothing else)."""
+    from adcml.lab.hosts import TestHostsError
+
+    try:
+        _test_hosts(hosts_dir).down(echo=click.echo)
+    except TestHostsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab_hosts.command("status")
+@HOSTS_DIR_OPT
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def lab_hosts_status(hosts_dir: Path, as_json: bool) -> None:
+    """Each host, its address and sshd pid, and whether ssh answers; exit 1 unless all do."""
+    import json
+
+    from adcml.lab.hosts import TestHostsError, render_status
+
+    try:
+        report = _test_hosts(hosts_dir).status()
+    except TestHostsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
+    if not report["healthy"]:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -15,7 +15,7 @@ import os
 import ssl
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,6 +30,9 @@ from adcml.lab.store import ConfigStore, coerce, name_in
 from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind
 from adcml.resources.values import BadValue, canonical
 
+if TYPE_CHECKING:
+    from adcml.lab.dataplane.reach import AddressPolicy
+
 E = ErrorCode
 log = logging.getLogger("adcml.lab")
 SAVED_CONFIG = "ns.conf.json"
@@ -37,10 +40,12 @@ ADMIN_USER = "nsroot"
 
 
 class LabADC:
-    """State and behaviour of one lab ADC, independent of how it is served."""
+    """State and behaviour of one lab ADC, independent of how it is served. With ``data_plane``
+    it carries traffic, to the addresses ``policy`` allows (loopback by default)."""
 
     def __init__(self, state_dir: Path | None = None, password: str = "nsroot",
-                 save_delay: float = 0.05, data_plane: bool = False):
+                 save_delay: float = 0.05, data_plane: bool = False,
+                 policy: AddressPolicy | None = None):
         self.state_dir = Path(state_dir) if state_dir else None
         self._password = password
         self.save_delay = save_delay
@@ -54,7 +59,7 @@ class LabADC:
         if data_plane:
             from adcml.lab.dataplane import DataPlane
 
-            self.dataplane = DataPlane(self)
+            self.dataplane = DataPlane(self, policy)
         self.load()
 
     # --- persistence --------------------------------------------------------------------------

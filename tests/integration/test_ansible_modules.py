@@ -149,8 +149,10 @@ def test_ansible_doc_renders_every_module_and_the_role(tmp_path):
     assert text.returncode == 0, text.stderr
     for name in MODULES:
         assert f"MODULE {name} " in text.stdout, text.stdout[:2000]
-    role = project.command("ansible-doc", "-t", "role", "-r", "roles", "adc_gateway")
-    assert role.returncode == 0 and "adc_gateway_spec" in role.stdout, role.stderr
+    for name, variable in (("adc_gateway", "adc_gateway_spec"), ("gpu_host", "gpu_host_require_gpu"),
+                           ("model_server", "model_server_model_src")):
+        role = project.command("ansible-doc", "-t", "role", "-r", "roles", name)
+        assert role.returncode == 0 and variable in role.stdout, (name, role.stderr)
 
 
 def test_ansible_lint_production_profile_passes(tmp_path):

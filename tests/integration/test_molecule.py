@@ -15,12 +15,17 @@ from ansible_harness import BIN, REPO, AnsibleProject
 
 pytestmark = pytest.mark.slow
 
-SCENARIO = REPO / "tests" / "molecule" / "adc"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# Molecule's log line at the end of each stage: "INFO     [adc > converge] Executed: Successful"
-# (NO_COLOR) or "INFO     adc ➜ converge: Executed: Successful"; the summary repeats them unprefixed.
-STAGE_DONE = re.compile(r"^INFO\s+(?:\[adc > (\w+)\]|adc \u279c (\w+):) Executed: Successful",
-                        re.MULTILINE)
+
+
+def stages_done(output: str, scenario: str) -> list[str]:
+    """The stages Molecule reports as done, in order. Its log line at the end of each stage:
+    "INFO     [adc > converge] Executed: Successful" (NO_COLOR) or
+    "INFO     adc ➜ converge: Executed: Successful"; the summary repeats them unprefixed."""
+    name = re.escape(scenario)
+    done = re.compile(rf"^INFO\s+(?:\[{name} > (\w+)\]|{name} \u279c (\w+):) Executed: Successful",
+                      re.MULTILINE)
+    return [plain or fancy for plain, fancy in done.findall(output)]
 
 
 def free_port() -> int:
@@ -71,7 +76,7 @@ def test_molecule_test_adc_scenario(tmp_path):
         stop_leftover_lab(tmp_path / "ephemeral")
     output = ANSI.sub("", proc.stdout + proc.stderr)
     assert proc.returncode == 0, output[-12000:]
-    succeeded = [plain or fancy for plain, fancy in STAGE_DONE.findall(output)]
+    succeeded = stages_done(output, "adc")
     for stage in ("create", "prepare", "converge", "idempotence", "verify", "destroy"):
         assert stage in succeeded, (stage, succeeded, output[-12000:])
     assert succeeded.count("destroy") == 2, succeeded  # before create (no lab yet) and at the end
@@ -80,13 +85,14 @@ def test_molecule_test_adc_scenario(tmp_path):
     assert not listening(port)  # destroy stopped the lab
 
 
-def test_scenario_playbooks_pass_ansible_lint_production(tmp_path):
-    """The repository's .ansible-lint leaves tests/ out; the scenario is held to the same profile."""
+@pytest.mark.parametrize("scenario", ["adc", "gpu_hosts"])
+def test_scenario_playbooks_pass_ansible_lint_production(tmp_path, scenario):
+    """The repository's .ansible-lint leaves tests/ out; the scenarios are held to the same profile."""
     config = tmp_path / "ansible-lint.yml"
-    config.write_text("profile: production\nexclude_paths: [.venv/, .lab/]\n")
+    config.write_text("profile: production\nexclude_paths: [.venv/, .lab/, .cache/]\n")
     project = AnsibleProject(tmp_path / "ansible", nsip=None)
     done = project.command("ansible-lint", "--offline", "--project-dir", str(REPO), "-c", str(config),
-                           str(SCENARIO.relative_to(REPO)))
+                           f"tests/molecule/{scenario}")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Profile 'production' was required, and it passed" in output, output

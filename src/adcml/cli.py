@@ -205,6 +205,20 @@ def lab_smoke(lab_dir: Path, url: str | None, ca_file: Path | None, user: str, h
         click.echo(stack.howto(the_lab, str(lab_dir)))
 
 
+@lab.command("wheelhouse")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def lab_wheelhouse(directory: Path) -> None:
+    """Fill DIRECTORY with the wheels of this checkout's adcml[serve] and its dependencies, for
+    hosts that reach no package index (the dependencies are reused until pyproject.toml changes)."""
+    from adcml.lab import wheelhouse
+    from adcml.lab.stack import LabError
+
+    try:
+        wheelhouse.build(directory, echo=click.echo)
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @lab.group("hosts")
 def lab_hosts() -> None:
     """Test hosts on this machine, for the roles: each a network namespace with its own address,

@@ -16,7 +16,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -24,56 +23,30 @@ import numpy as np
 import pytest
 import yaml
 from ansible_harness import REPO
+from process_kit import adcml, alive, clean_env, processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800),  # two make lab runs: minutes
               pytest.mark.skipif(os.geteuid() != 0, reason="the model-server hosts need root")]
 
-ADCML = Path(sys.executable).parent / "adcml"
 API_KEY = yaml.safe_load((REPO / "inventories/local/group_vars/all.yml").read_text())[
     "lab_model_server_api_key"]
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("ADCML_", "NETSCALER_", "ANSIBLE_", "MOLECULE_"))} | {"NO_COLOR": "1"}
-
-
 def make_lab(lab_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-s", "lab", f"LAB_DIR={lab_dir}"], cwd=REPO, env=clean_env(),
-                          capture_output=True, text=True, timeout=1200, check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(["make", "-s", "lab", f"LAB_DIR={lab_dir}"], cwd=REPO,
+                          env=clean_env({"NO_COLOR": "1"}), capture_output=True, text=True,
+                          timeout=1200, check=False, stdin=subprocess.DEVNULL)
 
 
-def adcml(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ADCML), *args], env=clean_env(), capture_output=True, text=True,
-                          timeout=120, check=False)
+def model_server_pids() -> set[int]:
+    """Processes running a model server from a host's runtime venv (/opt/adcml/venv)."""
+    return {pid for pid, cmdline in processes_mentioning("/opt/adcml/venv") if " serve " in cmdline}
 
 
 def busy(host: str, port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((host, port)) == 0
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
-
-
-def model_server_pids() -> set[int]:
-    """Processes running a model server from a host's runtime venv (/opt/adcml/venv)."""
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"/opt/adcml/venv" in cmdline and b"serve" in cmdline:
-                pids.add(int(proc.name))
-    return pids
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 import yaml
 from ansible_harness import AnsibleProject
 from dataplane_kit import free_port, wait_until
+from process_kit import ADCML, adcml, alive, processes_mentioning
 
 from adcml.gateway import converge, load_spec
 from adcml.lab.dataplane import UNREACHABLE, AddressPolicy
@@ -34,7 +34,6 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="test hosts need root (network namespaces, "
                                                            "a bridge, bind mounts); run the tests as root")]
 
-ADCML = Path(sys.executable).parent / "adcml"
 OUTSIDE = "192.0.2.1"  # never sent to: the hosts have no route there, the lab ADC's policy refuses it
 # What the roles write, each host's own (and /run, the systemctl's state: see the systemctl test).
 ROLE_PATHS = ["/opt/adcml", "/etc/adcml", "/etc/systemd/system", "/var/lib/adcml", "/var/log/adcml",
@@ -66,34 +65,6 @@ def on(hosts: TestHosts, name: str, script: str, check: bool = True) -> subproce
 
 def address(hosts: TestHosts, name: str) -> str:
     return next(h.address for h in hosts.hosts() if h.name == name)
-
-
-def adcml(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ADCML_", "NETSCALER_"))}
-    return subprocess.run([str(ADCML), *args], capture_output=True, text=True, timeout=timeout, env=clean,
-                          check=False)
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (one its parent has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
-
-
-def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """Live processes whose command line contains ``text``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, ValueError):
-            continue
-        if text in cmdline and alive(int(entry.name)):
-            found.append((int(entry.name), cmdline))
-    return found
 
 
 def namespace_pids(namespace: str) -> set[int]:

@@ -8,42 +8,23 @@ test_lab_e2e.py covers with ``make lab``."""
 from __future__ import annotations
 
 import json
-import os
 import ssl
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from ansible_harness import HOST, REPO, AnsibleProject
 from dataplane_kit import free_port
+from process_kit import adcml, alive
 
 from adcml.lab.stack import LAB_BACKEND_TOKEN
 
 pytestmark = pytest.mark.slow
 
-ADCML = Path(sys.executable).parent / "adcml"
 PLAYBOOK = "playbooks/adc.yml"
 INVENTORY_VARS = REPO / "inventories" / "local" / "group_vars" / "adc.yml"
 INVENTORY_ALL = REPO / "inventories" / "local" / "group_vars" / "all.yml"
 GATEWAY_VIP, BACKEND_IPS = "127.0.9.10", ("127.0.9.21", "127.0.9.22")
-
-
-def adcml(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ADCML_", "NETSCALER_"))}
-    return subprocess.run([str(ADCML), *args], capture_output=True, text=True, timeout=timeout,
-                          env=clean | (env or {}), check=False)
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (one its parent has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 @pytest.fixture

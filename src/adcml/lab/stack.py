@@ -534,10 +534,11 @@ def status(lab: Lab) -> dict[str, Any]:
                      "health": "ok" if health == "HTTP 200" else health,
                      "log": str(lab.log_file(service.name))})
     if lab.layout.model_hosts and os.geteuid() == 0:
-        hosts = {h.name: h for h in lab.test_hosts().hosts()}
+        test_hosts = lab.test_hosts()
+        hosts = {h.name: h for h in test_hosts.hosts()}
         for name, url in lab.model_servers():
             host = hosts.get(name)
-            alive = host is not None and lab.test_hosts().running(host)
+            alive = host is not None and test_hosts.running(host)
             health = _healthy(f"{url}/health")[1] if alive else "-"
             rows.append({"name": name, "pid": host.pid if alive else None, "running": alive,
                          "address": url.removeprefix("http://"),

@@ -5,7 +5,7 @@ root namespace (``adcmlbr0``, address .1 of the network; hosts .11, .12, …), l
 route anywhere else, and an sshd of its own that runs in a private mount namespace where:
 
 - the paths the roles write (``PRIVATE_PATHS``) are the host's own, initially empty directories
-  (``<dir>/hosts/<name>/root/...``), bind-mounted, so hosts never see each other's installs;
+  (``<dir>/hosts/<name>/private/...``), bind-mounted, so hosts never see each other's installs;
 - ``/usr/bin/systemctl`` is the daemonless one (docker-systemctl-replacement), bind-mounted in
   that namespace only: units written to the host's ``/etc/systemd/system`` start and stop for
   real, as processes of that host (its network, its paths);
@@ -61,6 +61,7 @@ SSH_PORT = 22
 # roles install from the offline packages in /opt/wheels and /opt/pypi.
 PRIVATE_PATHS = ("/opt/adcml", "/etc/adcml", "/etc/systemd/system", "/var/lib/adcml", "/var/log/adcml",
                  "/var/log/journal", "/run")
+PRIVATE_DIR = "private"  # <dir>/<name>/private/<path>: what the host sees at <path>
 MOUNTPOINT_MARK = "user.adcml.test-hosts"  # xattr on the mount points up had to make
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -233,7 +234,7 @@ class TestHosts:
 
     def private_dir(self, name: str, path: str) -> Path:
         """The directory that is ``path`` inside host ``name``."""
-        return self.host_dir(name) / "root" / path.strip("/")
+        return self.host_dir(name) / PRIVATE_DIR / path.strip("/")
 
     @property
     def gateway(self) -> str:
@@ -447,7 +448,7 @@ class TestHosts:
 
     def _prepare_files(self, host: Host) -> None:
         hdir = self.host_dir(host.name)
-        shutil.rmtree(hdir / "root", ignore_errors=True)  # a new host starts empty
+        shutil.rmtree(hdir / PRIVATE_DIR, ignore_errors=True)  # a new host starts empty
         for path in PRIVATE_PATHS:
             self.private_dir(host.name, path).mkdir(parents=True)
         run = self.private_dir(host.name, "/run")
@@ -566,7 +567,7 @@ class TestHosts:
             _ip("link", "del", host.veth)
         if _namespace_exists(host.namespace):
             _ip("netns", "del", host.namespace)
-        shutil.rmtree(self.host_dir(host.name) / "root", ignore_errors=True)
+        shutil.rmtree(self.host_dir(host.name) / PRIVATE_DIR, ignore_errors=True)
         self._forget(host.name)
         return f"removed (namespace {host.namespace}, {killed} process(es) stopped)"
 

@@ -11,7 +11,8 @@ request, sent to ``POST /embed``. Scenarios, each measured by the same process:
 - ceiling: the raw batched forward pass in this process, no HTTP: the same inputs in order, in
   batches of ``--max-batch-size``, tokenize + forward + pool + normalise + copy to numpy, each
   way of using the cores (one stream with all torch threads; one stream per core with one
-  thread each); the best is the ceiling.
+  thread each); the best is the ceiling. The forward pass is the server's (padding-free on
+  CPU); a "padded" row runs the model's own padded forward pass for comparison.
 - adcml: ``adcml serve`` in a subprocess (dynamic batching, ``--max-batch-size``,
   ``--max-wait-ms``), at each concurrency.
 - naive: the same server with ``--max-batch-size 1``: one forward pass per request, same
@@ -113,14 +114,14 @@ class Row:
 
 # --- ceiling ------------------------------------------------------------------------------------------
 def ceiling(texts: list[str], batch_size: int, seconds: float, streams: int, threads: int,
-            device: str) -> Row:
+            device: str, padding_free: str = "auto") -> Row:
     import torch
 
     from adcml.serve.model import load_model
     from adcml.serve.settings import ServeSettings
 
     torch.set_num_threads(threads)
-    model = load_model(ServeSettings(model=model_path(), device=device))
+    model = load_model(ServeSettings(model=model_path(), device=device, padding_free=padding_free))
     limit = model.max_input_length
     batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
 
@@ -348,7 +349,8 @@ def best(rows: list[Row]) -> dict[tuple[str, str, int | None], Row]:
     return out
 
 
-RAW_BATCHED, RAW_ONE = "raw forward, batch {mb}", "raw forward, batch 1"
+RAW_BATCHED, RAW_PADDED = "raw forward, batch {mb}", "raw forward, batch {mb} padded"
+RAW_ONE = "raw forward, batch 1"
 ADCML, NAIVE, LITSERVE = "adcml serve (batching)", "naive (batch 1)", "litserve (batching)"
 
 
@@ -380,14 +382,15 @@ def main() -> None:
     # on CUDA one stream drives the GPU (the server's default there); on CPU both ways of using the cores
     layouts = [(1, cores)] if device == "cuda" or cores == 1 else [(cores, 1), (1, cores)]
     mb, wait = args.max_batch_size, args.max_wait_ms
-    raw_batched = RAW_BATCHED.format(mb=mb)
+    raw_batched, raw_padded = RAW_BATCHED.format(mb=mb), RAW_PADDED.format(mb=mb)
     rows: list[Row] = []
     started = time.perf_counter()
     for round_ in range(args.repeat):
         log(f"round {round_ + 1}/{args.repeat}")
         for streams, threads in layouts if "ceiling" in args.scenarios else []:
-            for name, size in ((raw_batched, mb), (RAW_ONE, 1)):
-                row = ceiling(texts, size, args.seconds, streams, threads, device)
+            raw_kinds = ((raw_batched, mb, "auto"), (raw_padded, mb, "off"), (RAW_ONE, 1, "auto"))
+            for name, size, padding_free in raw_kinds:
+                row = ceiling(texts, size, args.seconds, streams, threads, device, padding_free)
                 row.scenario = name
                 log(f"  {name} [{row.config}]: {row.rate:.1f} inputs/s")
                 rows.append(row)
@@ -411,19 +414,19 @@ def main() -> None:
 
 def print_table(table: dict, args, texts: list[str], layouts: list[tuple[int, int]], mb: int, wait: float,
                 elapsed: float) -> None:
-    raw_batched = RAW_BATCHED.format(mb=mb)
+    raw_batched, raw_padded = RAW_BATCHED.format(mb=mb), RAW_PADDED.format(mb=mb)
     ceiling_rate = max((r.rate for r in table.values() if r.scenario == raw_batched), default=0.0)
     naive_cols = [f"{s}x{t}" for s, t in layouts]
     print(f"all-MiniLM-L6-v2 on {_device_name(args.device)}; {len(texts)} inputs of "
           f"~{_mean_tokens(texts):.0f} tokens, "
           f"one per request; max batch {mb}, max wait {wait:g} ms; {len(os.sched_getaffinity(0))} cores; "
           f"best of {args.repeat} round(s) of {args.seconds:g} s per row; {elapsed:.0f} s in all")
-    header = (f"{'scenario':<24} {'layout':>6} {'conc':>4} {'per s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+    header = (f"{'scenario':<28} {'layout':>6} {'conc':>4} {'per s':>7} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'x ceiling':>9}" + "".join(f" {'x naive ' + c:>13}" for c in naive_cols))
     print(header)
+    order = [raw_batched, raw_padded, RAW_ONE, ADCML, NAIVE, LITSERVE]
     keys = sorted(table, key=lambda k: (
-        [raw_batched, RAW_ONE, ADCML, NAIVE, LITSERVE].index(k[0]), k[2] or 0, naive_cols.index(k[1])
-        if k[1] in naive_cols else 0))
+        order.index(k[0]), k[2] or 0, naive_cols.index(k[1]) if k[1] in naive_cols else 0))
     for key in keys:
         row = table[key]
         cols = ""
@@ -433,7 +436,7 @@ def print_table(table: dict, args, texts: list[str], layouts: list[tuple[int, in
             cols += f" {_ratio(row.rate, naive.rate) if show else '-':>13}"
         conc = "-" if row.concurrency is None else str(row.concurrency)
         errors = f"  ({row.errors} errors)" if row.errors else ""
-        print(f"{row.scenario:<24} {row.config:>6} {conc:>4} {row.rate:>7.1f} {row.pct(0.5):>7.1f} "
+        print(f"{row.scenario:<28} {row.config:>6} {conc:>4} {row.rate:>7.1f} {row.pct(0.5):>7.1f} "
               f"{row.pct(0.99):>7.1f} {_ratio(row.rate, ceiling_rate):>9}{cols}{errors}")
     print("layout: streams x torch threads (LitServe: workers x threads). raw rows: inputs/s, per-batch "
           "latency; server rows: requests/s (one input each), per-request latency.")

@@ -417,6 +417,9 @@ def gateway_gather(name: str) -> None:
               help="Torch threads per forward pass (default: see --streams).")
 @click.option("--streams", default=None, type=int,
               help="Forward passes at once (default: one per core with one thread each on CPU, 1 on CUDA).")
+@click.option("--padding-free", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Pack each batch's tokens instead of padding inputs to the longest (BERT encoders); "
+              "auto: on CPU.")
 @click.option("--warmup/--no-warmup", default=True, show_default=True,
               help="Run the model before /health says ready.")
 @click.option("--drain-timeout", default=30.0, show_default=True, type=float,

@@ -113,6 +113,7 @@ def test_info_describes_the_model(http: httpx.Client) -> None:
     assert info["model_type"] == {"embedding": {"pooling": "mean"}}
     assert info["max_input_length"] == 256 and info["max_batch_size"] == 32
     assert info["max_client_batch_size"] == 32 and info["version"]
+    assert info["padding_free"] is True  # a BERT encoder on CPU
 
 
 def test_concurrent_requests_are_batched(http: httpx.Client) -> None:

@@ -282,6 +282,7 @@ def _info(state: ServerState):
             "auto_truncate": s.auto_truncate,
             "streams": state.streams,
             "torch_threads": state.threads,
+            "padding_free": bool(model and model.packed),
             "status": state.phase.value,
             "version": __version__,
         }

@@ -4,7 +4,8 @@ dtype, tokenize a batch, run the forward pass, pool.
 Loading reads what sentence-transformers writes beside a checkpoint (``modules.json``,
 ``1_Pooling/config.json``, ``sentence_bert_config.json``) so an embedding model pools and
 limits its input the way sentence-transformers does (all-MiniLM-L6-v2: mean pooling over the
-attention mask, 256 tokens). Nothing here downloads unless transformers is allowed to: with
+attention mask, 256 tokens). BERT encoders run padding-free on CPU (``packed``) unless
+``--padding-free off``. Nothing here downloads unless transformers is allowed to: with
 ``HF_HUB_OFFLINE=1`` a hub id resolves only from the local cache.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import inspect
 import json
 import logging
 import os
@@ -23,7 +25,8 @@ from typing import Any
 import torch
 
 from adcml.serve.errors import ModelLoadError, SettingsError
-from adcml.serve.settings import DType, ServeSettings, Task
+from adcml.serve.packed import PackedBatch, PackedBert, unsupported_reason
+from adcml.serve.settings import DType, PaddingFree, ServeSettings, Task
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,12 @@ class Pooling(enum.StrEnum):
 
 @dataclass
 class Encoded:
-    """A tokenized batch on the model's device: padded tensors and each row's token count."""
+    """A tokenized batch: each input's token count, and either padded tensors on the model's
+    device (the model's own forward pass) or the unpadded token ids (the packed one)."""
 
-    tensors: dict[str, torch.Tensor]
     lengths: list[int]
+    tensors: dict[str, torch.Tensor] | None = None
+    ids: list[list[int]] | None = None
 
 
 @dataclass
@@ -60,6 +65,11 @@ class LoadedModel:
     labels: list[str] = field(default_factory=list)
     hidden_size: int = 0
     source: str = ""
+    packed: PackedBert | None = None
+    """Set when forward passes run padding-free."""
+    input_names: frozenset[str] = frozenset()
+    """What the tokenizer gives that the model's forward pass takes (a tokenizer saved with
+    another model may add ``token_type_ids``, which DistilBERT refuses)."""
 
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
@@ -77,17 +87,22 @@ class LoadedModel:
         return tokenizer
 
     def tokenize(self, texts: list[str], max_length: int) -> Encoded:
-        """Tokenize ``texts`` (truncating each to ``max_length`` tokens) and pad to one tensor."""
+        """Tokenize ``texts``, truncating each to ``max_length`` tokens; padded to one tensor
+        unless the forward pass is packed."""
         tokenizer = self.thread_tokenizer()
+        if self.packed is not None:
+            ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+            return Encoded([len(row) for row in ids], ids=ids)
         enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        tensors = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()
-                   if k in tokenizer.model_input_names}
-        return Encoded(tensors, enc["attention_mask"].sum(dim=1).tolist())
+        tensors = {k: v.to(self.device, non_blocking=True) for k, v in enc.items() if k in self.input_names}
+        return Encoded(enc["attention_mask"].sum(dim=1).tolist(), tensors=tensors)
 
     # --- forward ----------------------------------------------------------------------------
     @torch.inference_mode()
     def embed(self, encoded: Encoded) -> torch.Tensor:
         """Pooled, unnormalised float32 embeddings, one row per input."""
+        if encoded.ids is not None:
+            return self._pool_packed(self.packed.encode(encoded.ids)).float()
         hidden = self.model(**encoded.tensors).last_hidden_state
         mask = encoded.tensors["attention_mask"]
         if self.pooling is Pooling.CLS:
@@ -102,9 +117,25 @@ class LoadedModel:
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
         return pooled.float()
 
+    def _pool_packed(self, batch: PackedBatch) -> torch.Tensor:
+        hidden = batch.hidden
+        if self.pooling is Pooling.CLS:
+            return hidden[batch.starts]
+        if self.pooling is Pooling.LAST_TOKEN:
+            return hidden[batch.starts + batch.lengths - 1]
+        shape = (batch.lengths.numel(), hidden.shape[1])
+        if self.pooling is Pooling.MAX:
+            index = batch.segment.unsqueeze(1).expand_as(hidden)
+            lowest = hidden.new_full(shape, torch.finfo(hidden.dtype).min)
+            return lowest.scatter_reduce_(0, index, hidden, "amax")
+        sums = hidden.new_zeros(shape).index_add_(0, batch.segment, hidden)
+        return sums / batch.lengths.unsqueeze(1).to(hidden.dtype)
+
     @torch.inference_mode()
     def classify(self, encoded: Encoded) -> torch.Tensor:
         """Float32 logits, one row per input, one column per label."""
+        if encoded.ids is not None:
+            return self.packed.classify(self.packed.encode(encoded.ids)).float()
         return self.model(**encoded.tensors).logits.float()
 
     def forward(self, encoded: Encoded) -> torch.Tensor:
@@ -232,10 +263,49 @@ def load_model(settings: ServeSettings) -> LoadedModel:
         max_input_length=_max_input_length(settings, tokenizer, config, st_max),
         pooling=pooling or Pooling.MEAN, labels=labels,
         hidden_size=int(getattr(config, "hidden_size", 0) or 0), source=str(root or source),
+        input_names=frozenset(tokenizer.model_input_names) & set(inspect.signature(model.forward).parameters),
     )
-    log.info("loaded %s (%s) on %s as %s, max %d tokens", source, task.value, device, loaded.dtype_name,
-             loaded.max_input_length)
+    loaded.packed = _packing(PaddingFree(settings.padding_free), loaded)
+    log.info("loaded %s (%s) on %s as %s, max %d tokens, %s", source, task.value, device, loaded.dtype_name,
+             loaded.max_input_length, "padding-free" if loaded.packed else "padded batches")
     return loaded
+
+
+_CHECK_TEXTS = ["Short.", "A somewhat longer input, so that the batch needs padding or packing.",
+                "The ADC balances inference traffic over a pool of model servers; each of them batches "
+                "the inputs of concurrent requests into one forward pass."]
+
+
+def _packing(setting: PaddingFree, loaded: LoadedModel) -> PackedBert | None:
+    """The packed forward pass when the setting and the model allow it and it gives what the
+    model's own forward pass gives. ``auto``: on CPU only, where padding costs compute; on a GPU
+    a batch of short inputs is launch-bound, and packing adds work per layer."""
+    if setting is PaddingFree.OFF or (setting is PaddingFree.AUTO and loaded.device.type != "cpu"):
+        return None
+    reason = unsupported_reason(loaded.model)
+    if reason:
+        if setting is PaddingFree.ON:
+            raise SettingsError("padding_free", f"this model cannot run padding-free: {reason} "
+                                "(Hint: use --padding-free auto or off)")
+        log.info("padded batches: %s", reason)
+        return None
+    packed = PackedBert(loaded.model)
+    padded = loaded.forward(loaded.tokenize(_CHECK_TEXTS, loaded.max_input_length))
+    loaded.packed = packed
+    try:
+        got = loaded.forward(loaded.tokenize(_CHECK_TEXTS, loaded.max_input_length))
+    finally:
+        loaded.packed = None
+    tolerance = 1e-4 if loaded.dtype == torch.float32 else 5e-2
+    error = float((got - padded).abs().max() / padded.abs().max().clamp(min=1e-6))
+    if error > tolerance:
+        if setting is PaddingFree.ON:
+            raise ModelLoadError(f"the padding-free forward pass differs from the model's own by {error:.2g} "
+                                 "(relative); Hint: use --padding-free off")
+        log.warning("padded batches: the padding-free forward pass differs from the model's own by %.2g",
+                    error)
+        return None
+    return packed
 
 
 def configure_threads(settings: ServeSettings, device: torch.device) -> tuple[int, int]:

@@ -32,6 +32,14 @@ class DType(enum.StrEnum):
     BFLOAT16 = "bfloat16"
 
 
+class PaddingFree(enum.StrEnum):
+    """Whether forward passes skip pad tokens (``packed``). ``auto``: on CPU, for models that can."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -68,13 +76,19 @@ class ServeSettings:
     """Torch intra-op threads per forward pass; None: 1 per stream, so streams x threads = cores."""
     streams: int | None = None
     """Forward passes that run at once (each on its own thread); None: the CPU count on CPU, 1 on CUDA."""
+    padding_free: PaddingFree = PaddingFree.AUTO
+    """Pack a batch's tokens instead of padding every input to the longest (BERT encoders)."""
     warmup: bool = True
     drain_timeout: float = 30.0
     """Seconds a SIGTERM waits for in-flight requests before it cancels them."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "task", Task(self.task))
-        object.__setattr__(self, "dtype", DType(self.dtype))
+        for name, kind in (("task", Task), ("dtype", DType), ("padding_free", PaddingFree)):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, kind(value))
+            except ValueError:
+                raise SettingsError(name, f"{value!r} is not one of {', '.join(kind)}") from None
         object.__setattr__(self, "api_key", Secret.wrap(self.api_key))
         self.validate()
 

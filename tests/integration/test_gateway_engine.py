@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from adcml.gateway import ApplyError, State, converge, gather, load_spec
+from adcml.gateway.members import MemberRef, member_status, set_member_state
 from adcml.lab.pki import LabCA
 from adcml.nitro import NitroClient, NitroError
 
@@ -184,6 +185,25 @@ def test_member_weight_change_is_applied(client, tmp_path):
     member = client.get("servicegroup_servicegroupmember_binding", "gw.m0")[0]
     assert member["weight"] == "7"
     assert not converge(client, load_spec(data)).changed
+
+
+@pytest.mark.parametrize("state", [State.MERGED, State.REPLACED, State.OVERRIDDEN])
+def test_converge_leaves_a_drained_member_out_of_service(client, tmp_path, state):
+    """A scheduled converge during a rolling update must not put the host being updated back."""
+    spec = make_spec(tmp_path, pools=1, members=2, https=False)
+    converge(client, spec)
+    host = spec.pools[0].members[0]
+    ref = MemberRef.of_pool("gw", "m0", host=host.host, port=host.port)
+    set_member_state(client, ref, enabled=False, graceful=False)
+    assert not converge(client, spec, state).changed
+    assert member_status(client, ref).state == "DISABLED"
+    data = spec.model_dump(mode="json")
+    data["pools"][0]["members"][0]["weight"] = 3  # unbind + bind
+    assert converge(client, load_spec(data), state).changed
+    rows = {r["servername"]: r for r in client.get("servicegroup_servicegroupmember_binding", "gw.m0")}
+    assert rows[host.host]["weight"] == "3" and rows[host.host]["state"] == "DISABLED"
+    assert rows[spec.pools[0].members[1].host]["state"] == "ENABLED"
+    assert not converge(client, load_spec(data), state).changed
 
 
 def test_converge_enables_the_features_it_needs(client, tmp_path):

@@ -1,6 +1,6 @@
 """Plan tests as data: each case in plan_cases/*.yml is {state, desired, live, expect}, run
-by this one runner with no server. ``expect`` lists [action, resource, name, reason?] in plan
-order (execution order is Plan.steps())."""
+by this one runner with no server. ``expect`` lists [action, resource, name, reason?, after?] in
+plan order (execution order is Plan.steps()); ``after``: attributes the change must write."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def test_plan_case(case):
     for change, expected in zip(ordered, case["expect"], strict=True):
         if len(expected) > 3:
             assert change.reason == expected[3]
+        if len(expected) > 4:  # attributes the change writes
+            assert expected[4].items() <= (change.after or {}).items(), change.after
     text = plan.render() + plan.to_json()
     for secret in case.get("masked", []):
         assert secret not in text

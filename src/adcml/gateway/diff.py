@@ -152,7 +152,7 @@ def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, 
         sources = {source for _, source in res.fills}
         for attr in res.attrs:
             if (attr.name in want or attr.name in res.identity or attr.readonly or attr.secret
-                    or attr.write_only or attr.name in sources or attr.required
+                    or attr.write_only or attr.operational or attr.name in sources or attr.required
                     or attr.name in res.update_action):
                 continue
             current = have.get(attr.name)
@@ -168,8 +168,11 @@ def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, 
         return None
     before = {k: _canon(res.attr(k), have.get(k)) for k in (*differs, *unset)}
     if replace_reasons:
+        kept = {attr.name: have[attr.name] for attr in res.attrs
+                if attr.operational and attr.name not in want and have.get(attr.name) is not None
+                and not _equal(attr, attr.default, have[attr.name])}
         return Change(Action.REPLACE, res.name, name, _identity_attrs(res, have) | before,
-                      dict(want), "; ".join(replace_reasons), level=lvl)
+                      dict(want) | kept, "; ".join(replace_reasons), level=lvl)
     after = {**{k: want[k] for k in res.identity if k in want}, **differs}
     if set(differs) & set(res.update_action):  # changed together, e.g. a cert with its key
         after.update({k: v for k, v in want.items() if k in res.update_action})

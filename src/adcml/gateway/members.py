@@ -14,8 +14,8 @@ names the implicit server) and the service group is ``<gateway>.<pool>``
 when disabling), the group's member bindings for the configured state, and
 ``stat/servicegroupmember`` for the requests in flight.
 
-The gateway engine leaves a member's ``state`` alone in ``merged`` (the spec has no such
-field); ``replaced`` and ``overridden`` bring a disabled member back to ENABLED, its default.
+The gateway engine leaves a member's ``state`` alone in every state (``Attr.operational``), so a
+converge that runs during a rolling update does not put the member being updated back.
 """
 
 from __future__ import annotations

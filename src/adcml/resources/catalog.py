@@ -10,7 +10,7 @@ from __future__ import annotations
 from adcml.resources.catalog_cache import CACHE_RESOURCES
 from adcml.resources.catalog_security import RULE_MAX, SECURITY_RESOURCES
 from adcml.resources.errorcodes import ErrorCode as E
-from adcml.resources.fields import COMMENT, ENABLED, ONOFF, STATE, YESNO
+from adcml.resources.fields import ADMIN_STATE, COMMENT, ENABLED, ONOFF, STATE, YESNO
 from adcml.resources.fields import enum_attr as _enum
 from adcml.resources.fields import int_attr as _int
 from adcml.resources.fields import key_attr as _name
@@ -43,7 +43,7 @@ VSERVER_ATTRS = (
     _str("authnvsname", ref="authenticationvserver"),
     _str("authenticationhost"),
     _str("authnprofile", ref="authenticationauthnprofile"),
-    _enum("state", ENABLED, default="ENABLED"),
+    ADMIN_STATE,
     COMMENT,
     STATE,
     _ro("effectivestate"),
@@ -88,7 +88,7 @@ RESOURCES: tuple[Resource, ...] = (
             _str("ipaddress", aliases=("ip",)),
             _str("domain", max_len=255),
             _int("td", default=0, lo=0, hi=4094, immutable=True, wire_int=True),
-            _enum("state", ENABLED, default="ENABLED"),
+            ADMIN_STATE,
             COMMENT,
         ),
         missing=E.NO_SUCH_SERVER,
@@ -124,7 +124,7 @@ RESOURCES: tuple[Resource, ...] = (
             _int("clttimeout", default=180, lo=0, hi=31536000, wire_int=True),
             _int("svrtimeout", default=360, lo=0, hi=31536000, wire_int=True),
             _enum("healthmonitor", YESNO, default="YES"),
-            _enum("state", ENABLED, default="ENABLED"),
+            ADMIN_STATE,
             COMMENT,
             _ro("servicegroupeffectivestate"),
             _ro("monstate"),
@@ -141,7 +141,7 @@ RESOURCES: tuple[Resource, ...] = (
             _str("servername", ref="server"),
             _int("port", lo=1, hi=65535, required=True, wire_int=True),
             _int("weight", default=1, lo=1, hi=100),
-            _enum("state", ENABLED, default="ENABLED"),
+            ADMIN_STATE,
             _int("hashid", lo=1),
             _ro("svrstate"),
         ),
@@ -172,7 +172,7 @@ RESOURCES: tuple[Resource, ...] = (
             _int("failureretries", default=0, lo=0, hi=32),
             _enum("lrtm", ENABLED, default="DISABLED"),
             _int("destport", lo=0, hi=65535, wire_int=True),
-            _enum("state", ENABLED, default="ENABLED"),
+            ADMIN_STATE,
         ),
         delete_args=("type",),
         actions=frozenset({"enable", "disable", "unset"}),

@@ -9,7 +9,7 @@ action name (``RESET``, ``DROP``...) list those in ``builtins``.
 from __future__ import annotations
 
 from adcml.resources.errorcodes import ErrorCode as E
-from adcml.resources.fields import COMMENT, ENABLED, ONOFF, STATE, YESNO
+from adcml.resources.fields import ADMIN_STATE, COMMENT, ENABLED, ONOFF, STATE, YESNO
 from adcml.resources.fields import enum_attr as _enum
 from adcml.resources.fields import int_attr as _int
 from adcml.resources.fields import key_attr as _name
@@ -212,7 +212,7 @@ SECURITY_RESOURCES: tuple[Resource, ...] = (
             _int("range", default=1, lo=1, hi=254, immutable=True),
             _enum("authentication", ONOFF, default="ON"),
             _str("authenticationdomain", max_len=252),
-            _enum("state", ENABLED, default="ENABLED"),
+            ADMIN_STATE,
             COMMENT,
             STATE,
             _ro("effectivestate"),

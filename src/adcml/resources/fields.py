@@ -33,4 +33,6 @@ def ro_attr(attr: str, kind: Kind = Kind.STR, **kw) -> Attr:
 
 
 COMMENT = str_attr("comment", max_len=256)
+ADMIN_STATE = enum_attr("state", ENABLED, default="ENABLED", operational=True)
+"""ENABLED/DISABLED as set by the ``enable``/``disable`` actions."""
 STATE = ro_attr("curstate")

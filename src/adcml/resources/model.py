@@ -52,7 +52,10 @@ class Attr:
     a string. ``ref`` names the resource whose primary key this attribute holds;
     ``builtins`` are names it may hold that are built into the appliance rather than objects
     (a policy's ``RESET`` action), compared case-insensitively. ``syntax`` says which
-    expression language the value is written in (each item, for a list).
+    expression language the value is written in (each item, for a list). ``operational``
+    marks state that operations change (``enable``/``disable`` for maintenance or a drain):
+    the engine writes it only when a desired object names it, never resets it to its default,
+    and carries it over when it rebinds.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Attr:
     aliases: tuple[str, ...] = ()
     builtins: tuple[str, ...] = ()
     syntax: Syntax | None = None
+    operational: bool = False
 
     def builtin(self, value: object) -> str | None:
         """The canonical spelling of ``value`` if it names a built-in, else None."""

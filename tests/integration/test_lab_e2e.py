@@ -100,6 +100,9 @@ def test_make_lab_from_a_clean_state_then_again_then_down(lab_dir):
         assert first_info.status_code == second_info.status_code == 200
         assert "age" not in first_info.headers and "age" in second_info.headers
         assert first_info.json() == second_info.json()
+        # the hosts run this checkout's wheel, whose version names its sources
+        assert first_info.json()["version"] == (lab_dir / "wheelhouse" / "VERSION").read_text().strip()
+        assert "+lab." in first_info.json()["version"]
 
     # a second make lab: a no-op converge everywhere, and the smoke check still passes
     second = make_lab(lab_dir)

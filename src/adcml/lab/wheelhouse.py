@@ -24,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
 
 from adcml.lab.stack import LabError
 
 STAMP = ".built-for"
 VERSION = "VERSION"
-_SKIP = ("__pycache__", "*.pyc", "*.egg-info")
+_SKIP = ("__pycache__", "*.pyc", "*.egg-info")  # never part of the wheel's sources
 
 
 def project_root() -> Path:
@@ -50,9 +51,9 @@ def _pip(*args: str) -> None:
 
 
 def _sources(root: Path) -> list[Path]:
-    skip = re.compile(r"(^|/)(__pycache__|[^/]*\.egg-info)(/|$)|\.pyc$")
-    files = [p for p in (root / "src").rglob("*") if p.is_file()
-             and not skip.search(p.relative_to(root).as_posix())]
+    """pyproject.toml and what the wheel is built from: src/, less what ``_SKIP`` leaves out."""
+    files = [p for p in (root / "src").rglob("*") if p.is_file() and not any(
+        fnmatch(part, pattern) for part in p.relative_to(root).parts for pattern in _SKIP)]
     return sorted([root / "pyproject.toml", *files])
 
 

@@ -265,7 +265,7 @@ def load_model(settings: ServeSettings) -> LoadedModel:
         hidden_size=int(getattr(config, "hidden_size", 0) or 0), source=str(root or source),
         input_names=frozenset(tokenizer.model_input_names) & set(inspect.signature(model.forward).parameters),
     )
-    loaded.packed = _packing(PaddingFree(settings.padding_free), loaded)
+    loaded.packed = _packing(settings.padding_free, loaded)
     log.info("loaded %s (%s) on %s as %s, max %d tokens, %s", source, task.value, device, loaded.dtype_name,
              loaded.max_input_length, "padding-free" if loaded.packed else "padded batches")
     return loaded

@@ -39,7 +39,8 @@ from typing import Any
 import httpx
 import yaml
 
-from adcml.gateway import Desired, GatewaySpec, compile_gateway, converge, load_spec
+from adcml.engine import Desired
+from adcml.gateway import GatewaySpec, compile_gateway, converge, load_spec
 from adcml.nitro import NitroClient, NotFound
 from adcml.resources import ResourceKind, level
 from adcml.secret import Secret

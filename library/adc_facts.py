@@ -102,8 +102,7 @@ def main() -> None:
         {"gather": {"type": "list", "elements": "str", "default": []}},
         supports_check_mode=True,
     )
-    from adcml.gateway import masked
-    from adcml.gateway.live import read_live
+    from adcml.engine import masked, read_live
     from adcml.resources import SCHEMA, ResourceKind
 
     wanted = list(dict.fromkeys(module.params["gather"]))

@@ -152,72 +152,22 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    from adcml.gateway import ApplyError, Desired, State, apply_plan, make_plan
-    from adcml.gateway.live import read_live
-    from adcml.resources import SCHEMA, SECRET_ATTRS, ResourceKind, identity
-    from adcml.resources.values import BadValue, canonical
-    from adcml.secret import Secret
+    from adcml.engine import ApplyError, ObjectError, apply_plan, desired_object, is_secret, plan_object
+    from adcml.resources import SCHEMA
 
     p = module.params
-    name, attrs, present = p["resource"], p["attributes"], p["state"] == "present"
-    hide(module, [v for k, v in attrs.items() if _is_secret(SCHEMA.get(name), k, SECRET_ATTRS)])
-    res = SCHEMA.get(name)
-    if res is None:
-        known = sorted(n for n, r in SCHEMA.items()
-                       if r.kind is not ResourceKind.SINGLETON or r.actions & {"enable"})
-        module.fail_json(msg=f"resource: unknown resource {name!r}; known: {', '.join(known)}")
-    if res.kind is ResourceKind.SINGLETON and (not present or not res.actions & {"enable"}):
-        module.fail_json(msg=f"resource: {name} is appliance-wide, not an object"
-                             + ("; it cannot be removed" if not present else
-                                "; use adc_save_config or adc_facts"))
-    if res.kind is ResourceKind.IMPLICIT and not present:
-        module.fail_json(msg=f"resource: a {name} cannot be removed; it goes with its "
-                             f"{' or '.join(res.implied_by)}")
-
-    problems = []
-    clean = {}
-    for key, value in attrs.items():
-        attr = res.attr(key)
-        if attr is None:
-            valid = ", ".join(a.name for a in res.attrs if not a.readonly)
-            problems.append((f"attributes.{key}", f"unknown attribute of {name} (valid: {valid})"))
-        elif attr.readonly:
-            problems.append((f"attributes.{key}", "read-only: the appliance reports it"))
-        else:
-            try:
-                canonical(attr, value)
-            except BadValue as exc:
-                problems.append((f"attributes.{key}", str(exc)))
-            clean[attr.name] = Secret(str(value)) if _is_secret(res, key, SECRET_ATTRS) else value
-    ident = identity(res, clean)
-    if res.kind is not ResourceKind.SINGLETON:
-        problems += [(f"attributes.{key}", "required: it identifies the object")
-                     for key, value in zip(res.identity, ident, strict=True) if value is None]
-    if problems:
-        fail_problems(module, f"invalid attributes for {name} (nothing was sent to the ADC)", problems)
-
-    wanted = Desired(name, clean)
-    mine = tuple(str(v) for v in wanted.identity)
-
-    def is_mine(resource: str, row: dict) -> bool:
-        return tuple(str(v) for v in identity(res, row)) == mine
-
+    hide(module, [v for k, v in p["attributes"].items() if is_secret(SCHEMA.get(p["resource"]), k)])
+    present = p["state"] == "present"
+    try:
+        wanted = desired_object(p["resource"], p["attributes"], present=present)
+    except ObjectError as exc:
+        fail_problems(module, f"invalid attributes for {p['resource']} (nothing was sent to the ADC)",
+                      exc.problems)
     with nitro_client(module) as client:
-        live = read_live(client, [name])
-        if present:
-            plan = make_plan([wanted], live, State.MERGED, is_mine)
-            missing = [a.name for a in res.attrs if a.required and a.name not in clean]
-            if any(c.action == "create" for c in plan.changes) and missing:
-                module.fail_json(msg=f"attributes: {name} {wanted.identity[0]!r} does not exist, "
-                                     f"and creating it needs: {', '.join(missing)}",
-                                 requests=client.request_count)
-            if any(c.action == "replace" for c in plan.changes):
-                # Recreated from scratch: it keeps the live attributes that were not given.
-                row = next(r for r in live[name].values() if is_mine(name, r))
-                wanted = Desired(name, {**_settable(res, row, canonical, BadValue), **clean})
-                plan = make_plan([wanted], live, State.MERGED, is_mine)
-        else:
-            plan = make_plan([], live, State.DELETED, is_mine)
+        try:
+            plan = plan_object(client, wanted, present=present)
+        except ObjectError as exc:
+            module.fail_json(msg=str(exc), requests=client.request_count)
         if plan.changed and not module.check_mode:
             try:
                 apply_plan(client, plan)
@@ -235,25 +185,6 @@ def main() -> None:
         if module._diff:
             result["diff"] = {"prepared": plan.render()}
         module.exit_json(**result)
-
-
-def _settable(res, row: dict, canonical, bad_value) -> dict:
-    """The attributes of a live object that can be sent back when it is created again."""
-    out = {}
-    for key, value in row.items():
-        attr = res.attr(key)
-        if attr is None or value is None or attr.readonly or attr.write_only or attr.secret:
-            continue
-        try:
-            out[attr.name] = canonical(attr, value)
-        except bad_value:
-            continue
-    return out
-
-
-def _is_secret(res, key: str, secret_attrs) -> bool:
-    attr = res.attr(key) if res is not None else None
-    return key in secret_attrs or bool(attr and (attr.secret or attr.name in secret_attrs))
 
 
 if __name__ == "__main__":

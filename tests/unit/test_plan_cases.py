@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adcml.engine.diff import Desired, index_live, make_plan
 from adcml.gateway.compile import owner
-from adcml.gateway.diff import Desired, index_live, make_plan
 from adcml.resources import SCHEMA
 from adcml.secret import Secret
 

@@ -14,8 +14,8 @@ import base64
 import hashlib
 from typing import Any
 
+from adcml.engine import Desired
 from adcml.gateway.caching import compile_cache
-from adcml.gateway.diff import Desired
 from adcml.gateway.security import compile_security, frontend_auth
 from adcml.gateway.spec import GatewaySpec, Pool
 from adcml.policy import parse_rule

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from adcml.engine import read_live
 from adcml.gateway.compile import RESOURCES, owner
-from adcml.gateway.live import read_live
 from adcml.gateway.spec import load_spec
 from adcml.nitro import NitroClient
 

@@ -17,80 +17,37 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from adcml.lab.faults import NitroFault
-from adcml.resources import SCHEMA, SECRET_ATTRS, ErrorCode, Resource
+from adcml.lab.faults import NitroFault, schema_faults
+from adcml.resources import SCHEMA, ErrorCode, Resource, check
 from adcml.resources.model import Syntax
 
 if TYPE_CHECKING:
     from adcml.lab.store import ConfigStore, Partition
 
 E = ErrorCode
-GOTO_KEYWORDS = ("END", "NEXT", "USE_INVOCATION_RESULT")
 LIMIT_CALL = re.compile(r'SYS\s*\.\s*CHECK_LIMIT\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)', re.IGNORECASE)
-_QUOTED = re.compile(r"'[^']{3,}'|\"[^\"]{3,}\"")
-
-
-def parser(syntax: Syntax):
-    """The adcml.policy function for ``syntax`` (imported late: a separate package)."""
-    import adcml.policy as policy
-
-    return {
-        Syntax.RULE: policy.parse_rule,
-        Syntax.STRING: policy.parse_string_builder,
-        Syntax.EXPRESSION: policy.parse,
-    }[syntax]
 
 
 def check_text(attr: str, syntax: Syntax, text: str) -> None:
     """Parse ``text``; on an error raise 1097 naming ``attr`` and the position."""
-    try:
-        from adcml.policy import ExpressionError
-
-        parse = parser(syntax)
-    except (ImportError, AttributeError):  # no expression engine installed: accept, as before it existed
-        return
-    try:
-        parse(text)
-    except ExpressionError as exc:
-        reason = str(exc.reason)
-        if attr.split("[")[0] in SECRET_ATTRS:  # the value may hold a token: quote none of it
-            reason = _QUOTED.sub("'***'", reason)
-        raise NitroFault(
-            E.INVALID_ARGUMENT_VALUE,
-            f"{attr}, expression error at position {exc.position}: {reason}",
-        ) from None
+    with schema_faults():
+        check.check_text(attr, syntax, text)
 
 
 def check_object(store: ConfigStore, part: Partition, res: Resource, obj: dict) -> None:
-    """Check (and canonicalise) every expression attribute of ``obj``, a coerced body."""
-    for key, value in list(obj.items()):
+    """Check (and canonicalise) every expression attribute of ``obj``, a coerced body, and
+    that each limit identifier a rule calls exists."""
+    with schema_faults():
+        check.check_expressions(res, obj)
+    for key, value in obj.items():
         attr = res.attr(key)
-        if attr is None or attr.syntax is None or value is None:
+        if attr is None or attr.syntax is not Syntax.RULE or value is None:
             continue
-        if attr.name == "gotopriorityexpression":
-            obj[key] = goto(value)
-            continue
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                check_text(f"{attr.name}[{i}]", attr.syntax, item)
-        else:
-            check_text(attr.name, attr.syntax, value)
-        if attr.syntax is Syntax.RULE:
-            for limit in limits_in(value):
-                if part.table("nslimitidentifier").get((limit,)) is None:
-                    missing = SCHEMA["nslimitidentifier"].missing
-                    raise NitroFault(missing, f"{attr.name}, limitidentifier {limit}: "
-                                              "used in SYS.CHECK_LIMIT but does not exist")
-
-
-def goto(value: str) -> str:
-    """A gotopriorityexpression: a keyword (upper case), a priority, or an expression."""
-    if value.upper() in GOTO_KEYWORDS:
-        return value.upper()
-    if value.strip().isdigit():
-        return value.strip()
-    check_text("gotopriorityexpression", Syntax.EXPRESSION, value)
-    return value
+        for limit in limits_in(value):
+            if part.table("nslimitidentifier").get((limit,)) is None:
+                missing = SCHEMA["nslimitidentifier"].missing
+                raise NitroFault(missing, f"{attr.name}, limitidentifier {limit}: "
+                                          "used in SYS.CHECK_LIMIT but does not exist")
 
 
 def limits_in(value: Any) -> set[str]:

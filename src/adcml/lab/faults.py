@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from adcml.resources import ErrorCode
+from adcml.resources.check import SchemaViolation
 
 
 class NitroFault(Exception):
@@ -26,3 +30,12 @@ class NitroFault(Exception):
 
     def envelope(self) -> dict:
         return {"errorcode": int(self.code), "message": self.message, "severity": "ERROR"}
+
+
+@contextmanager
+def schema_faults() -> Iterator[None]:
+    """A failed schema check (``adcml.resources.check``) answered as the appliance's error."""
+    try:
+        yield
+    except SchemaViolation as exc:
+        raise NitroFault(exc.code, exc.detail, status=exc.status) from None

@@ -8,21 +8,16 @@ loop thread, so no method is ever interleaved with another.
 from __future__ import annotations
 
 import copy
-import ipaddress
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from adcml.lab.expressions import check_object as check_expressions
-from adcml.lab.faults import NitroFault
-from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind, UnknownResource, schema
+from adcml.lab.faults import NitroFault, schema_faults
+from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind, UnknownResource, check, schema
 from adcml.resources.values import BadValue, canonical, wire
 
 E = ErrorCode
-# An appliance's rule for object names (ASCII only; the space is the only blank allowed).
-NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_#. :@=\-]*")
-IP_ATTRS = {"ipv46", "ipaddress", "ip", "serverip"}
 
 
 @dataclass
@@ -54,51 +49,16 @@ def identity(res: Resource, obj: dict) -> tuple:
 
 
 def coerce(res: Resource, body: Any, *, adding: bool) -> dict:
-    """Check a request body against the schema; return canonical values by attribute name."""
-    if not isinstance(body, dict):
-        raise NitroFault(E.INVALID_JSON, f"{res.name}, expected an object", status=400)
-    out: dict[str, Any] = {}
-    for key, value in body.items():
-        attr = res.attr(key)
-        if attr is None:
-            raise NitroFault(E.INVALID_ARGUMENT, key)
-        if attr.readonly:
-            raise NitroFault(E.INVALID_ARGUMENT, f"{key}, read-only attribute")
-        try:
-            out[attr.name] = canonical(attr, value)
-        except BadValue as exc:
-            shown = "***" if attr.secret else value
-            raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{key}, {shown}: {exc}") from None
-        if attr.name in IP_ATTRS and out[attr.name] is not None:
-            try:
-                ipaddress.ip_address(out[attr.name])
-            except ValueError:
-                raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}: not an IP address") from None
-    for first, second in res.exclusive:
-        if out.get(first) is not None and out.get(second) is not None:
-            raise NitroFault(E.BOTH_SPECIFIED, f"{first}, {second}")
-    if adding:
-        for attr in res.attrs:
-            if attr.required and out.get(attr.name) is None:
-                raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, attr.name)
-        for group in res.one_of:
-            if all(out.get(a) is None for a in group):
-                raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, " or ".join(group))
-        if res.kind is not ResourceKind.BINDING:
-            check_name(res.key, out[res.key])
-    elif out.get(res.key) is None:
-        raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key)
-    return out
+    """Check a request body against the schema (``adcml.resources.check``, the checks the
+    engine makes too); return canonical values by attribute name."""
+    with schema_faults():
+        return check.check_values(res, body, adding=adding)
 
 
 def check_name(attr: str, name: str) -> None:
     """Refuse a new object name an appliance would refuse."""
-    if not NAME_RE.fullmatch(name):
-        raise NitroFault(
-            E.INVALID_ARGUMENT_VALUE,
-            f"{attr}, {name}: names start with a letter, digit or '_' and contain only "
-            "letters, digits and _ # . space : @ = -",
-        )
+    with schema_faults():
+        check.check_name(attr, name)
 
 
 def name_in(res: Resource, body: Any, attr: str | None = None) -> str:

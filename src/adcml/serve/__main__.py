@@ -2,7 +2,7 @@
 
 import logging
 
-from adcml.cli import serve
+from adcml.serve.command import serve
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,23 +1,12 @@
-"""The ``adcml`` command."""
+"""``adcml lab-adc`` (the lab ADC in the foreground) and ``adcml lab ...`` (the local lab in the
+background: up, down, status, token, smoke, wheelhouse, hosts)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import click
-
-from adcml import __version__
-
-
-@click.group()
-@click.version_option(__version__, prog_name="adcml")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
-    """Provision NetScaler (Citrix ADC) in front of AI inference."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _run_event_loop(coro) -> None:
@@ -31,7 +20,7 @@ def _run_event_loop(coro) -> None:
         uvloop.run(coro)
 
 
-@main.command("lab-adc")
+@click.command("lab-adc")
 @click.option("--listen", default="127.0.0.1:9080", show_default=True,
               help="HOST:PORT for NITRO over plain HTTP.")
 @click.option("--tls-listen", default=None, help="HOST:PORT for NITRO over HTTPS.")
@@ -83,7 +72,7 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
         raise click.ClickException(f"cannot listen: {exc}") from None
 
 
-@main.group()
+@click.group()
 def lab() -> None:
     """The local lab in the background: lab ADC (data plane on), lab IdP, model-server hosts,
     demo chat backends, PKI.
@@ -292,161 +281,3 @@ def lab_hosts_status(hosts_dir: Path, as_json: bool) -> None:
     if not report["healthy"]:
         raise SystemExit(1)
 
-
-@main.group()
-def gateway() -> None:
-    """Plan, apply, render or gather a gateway spec (connection from NETSCALER_* variables)."""
-
-
-SPEC_ARG = click.argument("spec_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-STATE_OPT = click.option("--state", type=click.Choice(["merged", "replaced", "overridden", "deleted"]),
-                         default="merged", show_default=True)
-
-
-def _load(spec_file: Path):
-    from adcml.gateway import SpecError, load_spec
-
-    try:
-        return load_spec(spec_file)
-    except SpecError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _client():
-    from adcml.nitro import NitroClient, SettingsError
-
-    try:
-        return NitroClient.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@gateway.command("plan")
-@SPEC_ARG
-@STATE_OPT
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def gateway_plan(spec_file: Path, state: str, as_json: bool) -> None:
-    """Show what applying SPEC_FILE would change; exit 2 when there are changes."""
-    from adcml.gateway import plan_gateway
-
-    spec = _load(spec_file)
-    with _client() as client:
-        plan = plan_gateway(client, spec, state)
-    click.echo(plan.to_json() if as_json else plan.render())
-    if plan.changed:
-        raise SystemExit(2)
-
-
-@gateway.command("apply")
-@SPEC_ARG
-@STATE_OPT
-@click.option("--save/--no-save", default=False, help="Save the ADC config after a change.")
-def gateway_apply(spec_file: Path, state: str, save: bool) -> None:
-    """Converge the ADC to SPEC_FILE."""
-    from adcml.gateway import ApplyError, converge
-
-    spec = _load(spec_file)
-
-    def progress(done: int, total: int, step: str) -> None:
-        click.echo(f"[{done}/{total}] {step}", err=True)
-
-    with _client() as client:
-        try:
-            outcome = converge(client, spec, state, save=save, progress=progress)
-        except ApplyError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(outcome.plan.render())
-
-
-@gateway.command("render")
-@SPEC_ARG
-def gateway_render(spec_file: Path) -> None:
-    """Print the NITRO objects SPEC_FILE compiles to (offline; secrets masked)."""
-    import json
-
-    from adcml.gateway import render
-
-    click.echo(json.dumps(render(_load(spec_file)), indent=2))
-
-
-@gateway.command("gather")
-@click.argument("name")
-def gateway_gather(name: str) -> None:
-    """Print the live gateway NAME as a spec (YAML)."""
-    import yaml
-
-    from adcml.gateway import gather
-
-    with _client() as client:
-        found = gather(client, name)
-    if found is None:
-        raise click.ClickException(f"no gateway named {name!r} on this ADC")
-    click.echo(yaml.safe_dump(found, sort_keys=False))
-
-
-@main.command("serve")
-@click.option("--model", required=True, help="Local model directory or Hugging Face hub id (read from the "
-              "local cache when HF_HUB_OFFLINE=1).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free port).")
-@click.option("--task", type=click.Choice(["auto", "embed", "classify"]), default="auto", show_default=True,
-              help="auto: classify for *ForSequenceClassification models, else embed.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA when present), cpu, cuda, cuda:N.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto",
-              show_default=True, help="auto: float16 on CUDA, float32 on CPU.")
-@click.option("--served-model-name", default=None, help="Name reported by /info and /v1/embeddings.")
-@click.option("--max-batch-size", default=32, show_default=True, type=int,
-              help="Most inputs per forward pass.")
-@click.option("--max-wait-ms", default=2.0, show_default=True, type=float,
-              help="How long a batch that is not full waits for more inputs.")
-@click.option("--max-client-batch-size", default=32, show_default=True, type=int,
-              help="Most inputs in one request.")
-@click.option("--max-input-length", default=None, type=int,
-              help="Most tokens per input (default: the model's).")
-@click.option("--max-input-chars", default=100_000, show_default=True, type=int,
-              help="Most characters per input, even with truncate.")
-@click.option("--payload-limit", default=2_000_000, show_default=True, type=int,
-              help="Most bytes per request body.")
-@click.option("--max-concurrent-requests", default=512, show_default=True, type=int,
-              help="Requests in flight beyond this get 429.")
-@click.option("--auto-truncate", is_flag=True, default=False, help="Truncate over-long inputs by default.")
-@click.option("--api-key", envvar=["ADCML_SERVE_API_KEY", "API_KEY"], default=None, show_envvar=True,
-              help="Require Authorization: Bearer KEY (prefer the environment variable to the option).")
-@click.option("--threads", default=None, type=int,
-              help="Torch threads per forward pass (default: see --streams).")
-@click.option("--streams", default=None, type=int,
-              help="Forward passes at once (default: one per core with one thread each on CPU, 1 on CUDA).")
-@click.option("--padding-free", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="Pack each batch's tokens instead of padding inputs to the longest (BERT encoders); "
-              "auto: on CPU.")
-@click.option("--warmup/--no-warmup", default=True, show_default=True,
-              help="Run the model before /health says ready.")
-@click.option("--drain-timeout", default=30.0, show_default=True, type=float,
-              help="Seconds SIGTERM waits for in-flight requests.")
-def serve(model: str, **options) -> None:
-    """Serve a transformers model with the API of text-embeddings-inference."""
-    from adcml.serve import ServeSettings, SettingsError
-
-    try:
-        settings = ServeSettings(model=model, **options)
-    except SettingsError as exc:
-        raise click.BadParameter(exc.problem, param_hint="--" + exc.option.replace("_", "-")) from None
-    try:
-        from adcml.serve.model import resolve_device
-        from adcml.serve.server import serve as run_server
-    except ImportError as exc:
-        raise click.ClickException(f"the model server needs the serve extra ({exc.name} is missing). "
-                                   "Hint: pip install 'adcml[serve]'") from None
-    try:
-        resolve_device(settings.device)  # a wrong --device fails here, not after the port is open
-        code = run_server(settings)
-    except SettingsError as exc:
-        raise click.BadParameter(exc.problem, param_hint="--" + exc.option.replace("_", "-")) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen: {exc}") from None
-    raise SystemExit(code)
-
-
-if __name__ == "__main__":
-    main()

@@ -14,11 +14,11 @@ Owned objects are those the ``owned`` predicate accepts; nothing else is ever re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from adcml.gateway.plan import Action, Change, Plan
+from adcml.engine.objects import Desired
+from adcml.engine.plan import Action, Change, Plan
 from adcml.resources import SCHEMA, Kind, Resource, ResourceKind, identity, level, schema
 from adcml.resources.values import BadValue, canonical
 from adcml.secret import Secret
@@ -29,22 +29,6 @@ class State(StrEnum):
     REPLACED = "replaced"
     OVERRIDDEN = "overridden"
     DELETED = "deleted"
-
-
-@dataclass(frozen=True)
-class Desired:
-    """One NITRO object as it should be: resource name and attributes (Secrets allowed)."""
-
-    resource: str
-    attrs: dict[str, Any]
-
-    @property
-    def schema(self) -> Resource:
-        return schema(self.resource)
-
-    @property
-    def identity(self) -> tuple:
-        return identity(self.schema, self.attrs)
 
 
 LiveState = dict[str, dict[tuple, dict[str, Any]]]

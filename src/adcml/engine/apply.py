@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from adcml.gateway.plan import Action, Change, Phase, Plan
+from adcml.engine.plan import Action, Change, Phase, Plan
 from adcml.nitro import NitroClient, NitroError, OnError
 from adcml.resources import ResourceKind, schema
 

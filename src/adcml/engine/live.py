@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from adcml.gateway.diff import LiveState, index_live
+from adcml.engine.diff import LiveState, index_live
 from adcml.nitro import FeatureNotAvailable, NitroClient
 from adcml.resources import SCHEMA, bindings_of
 

@@ -1,0 +1,27 @@
+"""The ``adcml`` command: one group, its subcommands in a module each."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from adcml import __version__
+from adcml.cli.gateway import gateway
+from adcml.cli.lab import lab, lab_adc
+from adcml.serve.command import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="adcml")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Provision NetScaler (Citrix ADC) in front of AI inference."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+for command in (lab_adc, lab, gateway, serve):
+    main.add_command(command)
+
+__all__ = ["main"]

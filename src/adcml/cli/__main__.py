@@ -1,0 +1,5 @@
+"""``python -m adcml.cli``: the ``adcml`` command."""
+
+from adcml.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""The schema's checks of one object, as an appliance makes them when it is added or set:
+known and writable attributes, types, ranges, lengths, choices, IP addresses, object names,
+exclusive and required attributes, and the syntax of every expression.
+
+One set of checks, used by both sides: the lab ADC answers a failed check with its NITRO error
+(``SchemaViolation.code``), and the engine runs the same checks on every object it compiles,
+before the first write, so an accepted spec never fails part-way through an apply.
+
+    check_object(schema("cspolicy"), {"policyname": "p", "rule": "HTTP.REQ.URL.("}, adding=True)
+    → SchemaViolation: 1097 rule, expression error at position 13: ...
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from adcml.policy import ExpressionError, parse, parse_rule, parse_string_builder
+from adcml.resources import SECRET_ATTRS
+from adcml.resources.errorcodes import ErrorCode as E
+from adcml.resources.model import Resource, ResourceKind, Syntax
+from adcml.resources.values import BadValue, canonical
+from adcml.secret import MASK
+
+# An appliance's rule for object names (ASCII only; the space is the only blank allowed).
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_#. :@=\-]*")
+IP_ATTRS = frozenset({"ipv46", "ipaddress", "ip", "serverip"})
+GOTO_KEYWORDS = ("END", "NEXT", "USE_INVOCATION_RESULT")
+_PARSERS = {Syntax.RULE: parse_rule, Syntax.STRING: parse_string_builder, Syntax.EXPRESSION: parse}
+_QUOTED = re.compile(r"'[^']{3,}'|\"[^\"]{3,}\"")
+
+
+class SchemaViolation(ValueError):
+    """A value an appliance refuses: ``code`` is its NITRO errorcode, ``detail`` the bracketed
+    part of its message, ``attr`` the attribute to blame (None for the object as a whole).
+    Secret values are never part of the detail."""
+
+    def __init__(self, code: E, detail: str, *, attr: str | None = None, status: int | None = None):
+        self.code, self.detail, self.attr, self.status = E(code), detail, attr, status
+        super().__init__(f"{self.code.message} [{detail}]")
+
+    @property
+    def problem(self) -> str:
+        """The detail without the attribute's name in front (for a message that names it)."""
+        if self.attr and self.detail.startswith(f"{self.attr}, "):
+            return self.detail.removeprefix(f"{self.attr}, ")
+        return self.detail
+
+
+def check_object(res: Resource, body: Any, *, adding: bool) -> dict[str, Any]:
+    """Every check of this module on ``body``, an add (``adding``) or a set; returns the
+    canonical values by attribute name (a gotopriorityexpression keyword upper-cased)."""
+    out = check_values(res, body, adding=adding)
+    check_expressions(res, out)
+    return out
+
+
+def check_values(res: Resource, body: Any, *, adding: bool) -> dict[str, Any]:
+    """The checks of each value and of the object's shape (not the expressions)."""
+    if not isinstance(body, dict):
+        raise SchemaViolation(E.INVALID_JSON, f"{res.name}, expected an object", status=400)
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        attr = res.attr(key)
+        if attr is None:
+            raise SchemaViolation(E.INVALID_ARGUMENT, key, attr=key)
+        if attr.readonly:
+            raise SchemaViolation(E.INVALID_ARGUMENT, f"{key}, read-only attribute", attr=key)
+        try:
+            out[attr.name] = canonical(attr, _clear(value))
+        except BadValue as exc:
+            shown = MASK if attr.secret or _is_secret_value(value) else value
+            raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {shown}: {exc}", attr=key) from None
+        if attr.name in IP_ATTRS and out[attr.name] is not None:
+            try:
+                ipaddress.ip_address(out[attr.name])
+            except ValueError:
+                raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}: not an IP address",
+                                      attr=key) from None
+    for first, second in res.exclusive:
+        if out.get(first) is not None and out.get(second) is not None:
+            raise SchemaViolation(E.BOTH_SPECIFIED, f"{first}, {second}", attr=second)
+    if adding:
+        for attr in res.attrs:
+            if attr.required and out.get(attr.name) is None:
+                raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, attr.name, attr=attr.name)
+        for group in res.one_of:
+            if all(out.get(a) is None for a in group):
+                raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, " or ".join(group), attr=group[0])
+        if res.kind is not ResourceKind.BINDING:
+            check_name(res.key, out[res.key])
+    elif out.get(res.key) is None:
+        raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, res.key, attr=res.key)
+    return out
+
+
+def check_name(attr: str, name: str) -> None:
+    """Refuse a new object name an appliance would refuse."""
+    if not NAME_RE.fullmatch(name):
+        raise SchemaViolation(
+            E.INVALID_ARGUMENT_VALUE,
+            f"{attr}, {name}: names start with a letter, digit or '_' and contain only "
+            "letters, digits and _ # . space : @ = -", attr=attr,
+        )
+
+
+def check_expressions(res: Resource, obj: dict[str, Any]) -> None:
+    """Parse every expression attribute of ``obj`` (canonical values), as an appliance does
+    when a policy or action is added or set; a goto keyword is upper-cased in place."""
+    for key, value in list(obj.items()):
+        attr = res.attr(key)
+        if attr is None or attr.syntax is None or value is None:
+            continue
+        if attr.name == "gotopriorityexpression":
+            obj[key] = goto(value)
+            continue
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                check_text(f"{attr.name}[{i}]", attr.syntax, item, secret=attr.secret)
+        else:
+            check_text(attr.name, attr.syntax, value, secret=attr.secret)
+
+
+def check_text(attr: str, syntax: Syntax, text: Any, *, secret: bool = False) -> None:
+    """Parse ``text`` in ``syntax``; on an error raise 1097 naming ``attr`` and the position.
+    A secret's text (a bearer token in a string builder) is not quoted in the message."""
+    secret = secret or _is_secret_value(text) or attr.split("[")[0] in SECRET_ATTRS
+    try:
+        _PARSERS[syntax](_clear(text))
+    except ExpressionError as exc:
+        reason = _QUOTED.sub(f"'{MASK}'", str(exc.reason)) if secret else str(exc.reason)
+        raise SchemaViolation(E.INVALID_ARGUMENT_VALUE,
+                              f"{attr}, expression error at position {exc.position}: {reason}",
+                              attr=attr.split("[")[0]) from None
+
+
+def goto(value: str) -> str:
+    """A gotopriorityexpression: a keyword (upper case), a priority, or an expression."""
+    if value.upper() in GOTO_KEYWORDS:
+        return value.upper()
+    if value.strip().isdigit():
+        return value.strip()
+    check_text("gotopriorityexpression", Syntax.EXPRESSION, value)
+    return value
+
+
+def _is_secret_value(value: Any) -> bool:
+    return hasattr(value, "reveal")
+
+
+def _clear(value: Any) -> Any:
+    """The value a check reads: a Secret's clear text (the checks never echo a secret)."""
+    return value.reveal() if _is_secret_value(value) else value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any, overload
 
 MASK = "***"
@@ -76,3 +77,15 @@ class Secret:
         # Pickling and deepcopy are deliberate acts (a worker process needs the credentials);
         # only the textual forms above are guarded.
         return (Secret, (self._value,))
+
+
+# PEM blocks of private keys (and anything else PEM-armoured that names a KEY), or OpenSSH keys.
+_KEY_MATERIAL = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|KEY)[A-Z0-9 ]*-----|"
+                           r"-----BEGIN OPENSSH PRIVATE KEY-----|PuTTY-User-Key-File-")
+
+
+def looks_like_key_material(value: object) -> bool:
+    """Whether ``value`` holds key material (PEM or OpenSSH private key text) rather than, say,
+    a file path: such text is a secret wherever it turns up, and is never echoed back."""
+    return isinstance(value, str | bytes) and bool(
+        _KEY_MATERIAL.search(value.decode("latin-1") if isinstance(value, bytes) else value))

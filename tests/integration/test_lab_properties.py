@@ -14,6 +14,7 @@ import logging
 import os
 import string
 from collections.abc import Iterator
+from datetime import timedelta
 from itertools import count
 from pathlib import Path
 from urllib.parse import quote
@@ -182,17 +183,23 @@ class Errors(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Iterator[LabServer]:
-    state: Path = tmp_path_factory.mktemp("lab-properties")
+def logged_errors() -> Iterator[Errors]:
+    """What the lab and aiohttp log at ERROR while this module's lab runs."""
     errors = Errors()
     loggers = [logging.getLogger(name) for name in ("adcml.lab", "aiohttp")]
     for logger in loggers:
         logger.addHandler(errors)
-    with LabServer(LabADC(state, save_delay=0)) as server:
-        yield server
+    yield errors
     for logger in loggers:
         logger.removeHandler(errors)
     assert [r.getMessage() for r in errors.records] == []
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, logged_errors) -> Iterator[LabServer]:
+    state: Path = tmp_path_factory.mktemp("lab-properties")
+    with LabServer(LabADC(state, save_delay=0)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +283,52 @@ def test_raw_paths_get_a_nitro_envelope(lab, http, raw):
     url = httpx.URL(f"{lab.url}/nitro/v1/config/").copy_with(
         raw_path=("/nitro/v1/config/" + quote(raw, safe="%/?&=:,")).encode())
     check_envelope(http.get(url))
+
+
+# --- unknown resources -------------------------------------------------------------------------
+def is_known(resource: str) -> bool:
+    """In the schema, or the ``<parent>_binding`` aggregate of a resource that is."""
+    return resource in SCHEMA or (resource.endswith("_binding")
+                                  and resource.removesuffix("_binding") in SCHEMA)
+
+
+words = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True)
+binding_names = st.builds(lambda parent, word: f"{parent}_{word}_binding",
+                          st.sampled_from(sorted(SCHEMA)), words)
+resource_names = (binding_names | st.sampled_from(sorted(SCHEMA)).map(lambda r: f"{r}_binding")
+                  | words.map(lambda w: f"{w}_binding") | words | st.sampled_from(sorted(SCHEMA)))
+# Each example is one request to a lab on loopback: a deadline far above that still bounds a hang.
+UNKNOWN_SETTINGS = settings(max_examples=int(os.environ.get("LAB_PROPERTY_EXAMPLES", "100")),
+                            deadline=timedelta(seconds=5),
+                            suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_an_unknown_binding_of_a_known_resource_is_an_unknown_resource(http, logged_errors):
+    seen = len(logged_errors.records)
+    for path in ("/sslservicegroup_nosuch_binding/x", "/lbvserver_nosuch_binding/web",
+                 "/nosuch_binding/x", "/nosuch_binding?bulkbindings=yes"):
+        response = http.get(path)
+        body = check_envelope(response)
+        assert (response.status_code, body["errorcode"]) == (400, ErrorCode.INVALID_OBJECT_NAME), path
+    assert logged_errors.records[seen:] == []
+
+
+@UNKNOWN_SETTINGS
+@given(resource=resource_names, name=st.none() | st.sampled_from(NAMES) | words,
+       method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]), kind=st.sampled_from(["config", "stat"]))
+def test_an_unknown_resource_is_a_4xx_whatever_its_name_and_verb(lab, http, logged_errors, resource,
+                                                                  name, method, kind):
+    seen = len(logged_errors.records)
+    url = f"{lab.url}/nitro/v1/{kind}/{resource}" + ("" if name is None else f"/{name}")
+    body = {resource: {"name": name or "web"}} if method in ("POST", "PUT") else None
+    response = http.request(method, url, json=body)
+    outcome = check_envelope(response)
+    if not is_known(resource):
+        assert 400 <= response.status_code < 500, (response.status_code, outcome)
+        if kind == "config":  # stat answers a write with 405 before it looks at the resource
+            assert outcome["errorcode"] == ErrorCode.INVALID_OBJECT_NAME, outcome
+    assert logged_errors.records[seen:] == []
+    event(f"{'known' if is_known(resource) else 'unknown'} {method} {response.status_code}")
 
 
 # --- round trips ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from adcml.lab.faults import NitroFault
-from adcml.resources import SCHEMA, ErrorCode, schema
+from adcml.resources import SCHEMA, ErrorCode
 
 if TYPE_CHECKING:
     from adcml.lab.server import LabADC
@@ -240,8 +240,9 @@ class NitroAPI:
     # --- reads ------------------------------------------------------------------------------
     def get(self, part, call: Call) -> web.Response:
         store = self.lab.store
-        if call.resource not in SCHEMA and call.resource.endswith("_binding"):
-            parent = schema(call.resource[: -len("_binding")])
+        parent_name = call.resource.removesuffix("_binding")
+        if call.resource not in SCHEMA and parent_name != call.resource and parent_name in SCHEMA:
+            parent = SCHEMA[parent_name]
             if call.name is None and not call.flag("bulkbindings"):
                 raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "name (or bulkbindings=yes)")
             rows = store.bindings(part, parent, call.name)

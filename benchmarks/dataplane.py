@@ -60,8 +60,8 @@ import aiohttp
 import httpx
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.idp import LabIdP
-from adcml.lab.pki import LabCA
+from adcml.lab.services.idp import LabIdP
+from adcml.lab.services.pki import LabCA
 from adcml.nitro import NitroClient
 
 VIP, NGINX_IP, BACKEND_IP = "127.0.0.50", "127.0.0.51", "127.0.5.1"

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from adcml.lab.pki import LabCA
+from adcml.lab.services.pki import LabCA
 
 JSON_TYPE = "application/json; charset=utf-8"
 SSL_DIR = "/nsconfig/ssl/"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from adcml.lab.server import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC, LabServer
 from adcml.nitro import NitroClient
 
 

@@ -7,7 +7,7 @@ import os
 import pytest
 from cryptography import x509
 
-from adcml.lab.pki import LabCA
+from adcml.lab.services.pki import LabCA
 from adcml.nitro import (
     AlreadyExists,
     CertificateError,

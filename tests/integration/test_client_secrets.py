@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adcml.lab.pki import LabCA
-from adcml.lab.server import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.services.pki import LabCA
 from adcml.nitro import (
     AuthenticationFailed,
     InvalidArgument,

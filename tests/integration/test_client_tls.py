@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adcml.lab.pki import LabCA
+from adcml.lab.services.pki import LabCA
 from adcml.nitro import NitroClient, NitroTransportError, Settings, SettingsError
 
 

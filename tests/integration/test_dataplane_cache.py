@@ -13,7 +13,7 @@ import pytest
 from dataplane_kit import backends_fixture, dplab_fixture, free_port  # noqa: F401
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.idp import LabIdP
+from adcml.lab.services.idp import LabIdP
 
 VIP = "127.0.8.10"
 AUDIENCE = "adcml-lab"

@@ -9,8 +9,8 @@ import httpx
 from dataplane_kit import backends_fixture, dplab_fixture, fast_monitor, free_port, wait_until  # noqa: F401
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.dataplane.health import MonitorSpec, MonitorState, probe
-from adcml.lab.dataplane.reach import AddressPolicy
+from adcml.lab.emulators.adc.dataplane.health import MonitorSpec, MonitorState, probe
+from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
 
 VIP = "127.0.0.11"
 

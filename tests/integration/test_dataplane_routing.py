@@ -15,8 +15,8 @@ import pytest
 from dataplane_kit import backends_fixture, dplab_fixture, free_port, wait_until  # noqa: F401
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.dataplane import UNREACHABLE, AddressPolicy, AddressRefused
-from adcml.lab.server import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.dataplane import UNREACHABLE, AddressPolicy, AddressRefused
 from adcml.nitro import NitroClient
 
 VIP = "127.0.0.10"

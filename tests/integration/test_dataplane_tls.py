@@ -11,7 +11,7 @@ import pytest
 from dataplane_kit import backends_fixture, dplab_fixture, free_port, handshake, wait_until  # noqa: F401
 
 from adcml.gateway import State, converge, load_spec
-from adcml.lab.pki import LabCA
+from adcml.lab.services.pki import LabCA
 
 VIP = "127.0.0.12"
 NAME = "gw.lab.test"

@@ -10,7 +10,7 @@ import pytest
 
 from adcml.gateway import ApplyError, State, converge, gather, load_spec
 from adcml.gateway.members import MemberRef, member_status, set_member_state
-from adcml.lab.pki import LabCA
+from adcml.lab.services.pki import LabCA
 from adcml.nitro import NitroClient, NitroError
 
 

@@ -26,8 +26,8 @@ from dataplane_kit import free_port, wait_until
 from process_kit import ADCML, adcml, alive, processes_mentioning
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.dataplane import UNREACHABLE, AddressPolicy
-from adcml.lab.hosts import TestHosts, TestHostsError, created_networks, networks_in_use
+from adcml.lab.emulators.adc.dataplane import UNREACHABLE, AddressPolicy
+from adcml.lab.orchestrator.hosts import TestHosts, TestHostsError, created_networks, networks_in_use
 from adcml.nitro import NitroClient
 
 pytestmark = [pytest.mark.slow,

@@ -23,7 +23,7 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from adcml.lab.idp import DEFAULT_AUDIENCE, LabIdP, LabIdPClient
+from adcml.lab.services.idp import DEFAULT_AUDIENCE, LabIdP, LabIdPClient
 
 # authlib (inside the provider) warns about its own deprecated APIs from the server thread.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -213,7 +213,7 @@ def test_refuses_non_loopback_hosts():
 
 def test_module_runs_in_the_foreground():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adcml.lab.idp", "--listen", "127.0.0.1:0", "--token-lifetime", "90"],
+        [sys.executable, "-m", "adcml.lab.services.idp", "--listen", "127.0.0.1:0", "--token-lifetime", "90"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from adcml.lab.pki import LabCA, self_signed
+from adcml.lab.services.pki import LabCA, self_signed
 
 
 def test_issued_certificates_verify_against_the_ca(ca):

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adcml.lab.server import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC, LabServer
 
 LOGIN = {"login": {"username": "nsroot", "password": "nsroot"}}
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from adcml.lab.pki import LabCA, self_signed
+from adcml.lab.services.pki import LabCA, self_signed
 
 SSL_ARGS = "?args=filelocation:%2Fnsconfig%2Fssl"
 DOMAIN = "api.example.test"

@@ -17,7 +17,7 @@ from ansible_harness import HOST, REPO, AnsibleProject
 from dataplane_kit import free_port
 from process_kit import adcml, alive
 
-from adcml.lab.stack import LAB_BACKEND_TOKEN
+from adcml.lab.orchestrator.lifecycle import LAB_BACKEND_TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +141,7 @@ def test_lab_up_converge_traffic_down(layout, tmp_path):
 
 
 def test_demo_backend_embeddings_are_deterministic_and_openai_shaped():
-    from adcml.lab.demo_backend import embeddings_response
+    from adcml.lab.services.demo_backend import embeddings_response
 
     one = embeddings_response({"input": ["hello lab", "x"], "dimensions": 8})
     assert one == embeddings_response({"input": ["hello lab", "x"], "dimensions": 8})

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adcml.lab import wheelhouse
-from adcml.lab.stack import LabError
+from adcml.lab.orchestrator import wheelhouse
+from adcml.lab.orchestrator.lifecycle import LabError
 
 ROOT = wheelhouse.project_root()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adcml.lab.pki import LabCA
+from adcml.lab.services.pki import LabCA
 
 PROCESS_START_TIMEOUT = 30
 

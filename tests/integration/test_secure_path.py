@@ -17,8 +17,8 @@ from dataplane_kit import backends_fixture, dplab_fixture, fast_monitor, free_po
 from joserfc.jwk import RSAKey
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.idp import LabIdP
-from adcml.lab.pki import LabCA
+from adcml.lab.services.idp import LabIdP
+from adcml.lab.services.pki import LabCA
 
 VIP = "127.0.7.10"
 HOST = "api.lab.test"

@@ -1,0 +1,550 @@
+"""The data plane: listeners, routing, balancing, monitors and stats of one lab ADC.
+
+Reconciliation. The store tells the data plane that the running config changed (a tiny hook
+in ``ConfigStore``); the data plane schedules one reconcile on its event loop, so a bulk
+request of 600 objects costs one rebuild. A reconcile compiles the whole config into
+``Tables`` (pure: ``build_tables``), then brings the running parts in line: member state
+objects (kept across rebuilds, with their counters), one monitor task per member and bound
+monitor, one balancer per LB vserver, one listener per addressable vserver (started, stopped,
+or given a new TLS spec in place). Requests read ``self.tables`` — replaced whole, never
+mutated — so a request sees one consistent config.
+
+The request path (``handle``): read the body, run the vserver's request policies (phase 2:
+authentication, responder, rewrite), content switch (CS policies in priority order, then the
+default LB vserver, then the CS vserver's backup), run the LB vserver's request policies,
+consult the integrated cache (``cache``: a hit is answered there), pick a member (the LB
+vserver's method over UP members, then its backup vserver chain), forward, relay (and store in
+the cache when its policy says so), count, and write one audit line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from adcml.lab.emulators.adc.dataplane.access import AccessLog, AccessRecord
+from adcml.lab.emulators.adc.dataplane.balance import Balancer, Member
+from adcml.lab.emulators.adc.dataplane.cache import ObjectCache
+from adcml.lab.emulators.adc.dataplane.health import Prober
+from adcml.lab.emulators.adc.dataplane.listeners import Listener
+from adcml.lab.emulators.adc.dataplane.proxy import (
+    IDEMPOTENT,
+    BackendError,
+    Forwarder,
+    forward_headers,
+    relay,
+)
+from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy
+from adcml.lab.emulators.adc.dataplane.rules import RequestPolicies
+from adcml.lab.emulators.adc.dataplane.tables import CsSpec, LbSpec, Tables, VsKey, build_tables
+
+if TYPE_CHECKING:
+    from adcml.lab.emulators.adc.backend import LabADC
+
+log = logging.getLogger("adcml.lab.dataplane")
+MAX_BODY = 16 * 1024 * 1024
+MAX_HOPS = 4  # backup vserver chains longer than this are cut (an appliance refuses loops)
+SURGE_WAIT = 10.0
+NO_MONITOR = "No monitor bound: UP (an appliance would probe with its default TCP monitor)."
+REASONS = {413: "Request Entity Too Large", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+@dataclass
+class VsStats:
+    requests: int = 0
+    responses: int = 0
+    errors: int = 0  # answered by the lab itself (no member, member failed)
+    hits: Counter = field(default_factory=Counter)  # per CS policy (or default) taken
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_rule(text: str):
+    from adcml.policy import parse_rule
+
+    return parse_rule(text)
+
+
+def _error(status: int, text: str | None = None) -> web.Response:
+    reason = REASONS.get(status, "Error")
+    return web.Response(status=status, text=text or f"{status} {reason}\n")
+
+
+class DataPlane:
+    """Carries traffic for the lab ADC's running config (``adcml lab-adc --data-plane``)."""
+
+    def __init__(self, lab: LabADC, policy: AddressPolicy | None = None):
+        from adcml.lab.emulators.adc.dataplane.state import install
+
+        self.lab = lab
+        self.store = lab.store
+        self.policy = policy or AddressPolicy()
+        self.passphrases: dict[tuple[str, str], str] = {}  # (partition, certkey) → passplain
+        self.tables = Tables()
+        self.members: dict[tuple, Member] = {}
+        self.balancers: dict[VsKey, Balancer] = {}
+        self.probers: dict[tuple, Prober] = {}
+        self.listeners: dict[tuple[str, int], Listener] = {}
+        self.listen_errors: dict[tuple[str, int], str] = {}
+        self.stats: dict[tuple[str, str, str], VsStats] = {}
+        self.forwarder = Forwarder(self.policy)
+        log_path = lab.state_dir / "access.log" if lab.state_dir else None
+        self.access = AccessLog(Path(log_path) if log_path else None)
+        self.running = False
+        self.applied_generation = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty = False
+        self._reconciling: asyncio.Task | None = None
+        self._slot_freed = asyncio.Event()
+        self.extras = RequestPolicies(self.policy)  # authentication, responder, rewrite, limits
+        self.cache = ObjectCache()  # integrated caching: content groups' objects and counters
+        install(self)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._slot_freed = asyncio.Event()
+        await self.forwarder.start()
+        self.access.open()
+        self.running = True
+        self.store.listeners.append(self._changed)
+        await self.reconcile()
+
+    async def stop(self) -> None:
+        self.running = False
+        with contextlib.suppress(ValueError):
+            self.store.listeners.remove(self._changed)
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reconciling
+        for prober in self.probers.values():
+            prober.stop()
+        self.probers.clear()
+        await asyncio.gather(*(lst.stop(grace=1.0) for lst in self.listeners.values()))
+        self.listeners.clear()
+        await self.forwarder.close()
+        await self.extras.close()
+        self.access.close()
+
+    def _changed(self) -> None:
+        """Called by the store after every write (on its thread): reconcile soon, once."""
+        loop = self._loop
+        if loop is None or not self.running:
+            return
+        self._dirty = True
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._kick()
+        else:
+            loop.call_soon_threadsafe(self._kick)
+
+    def _kick(self) -> None:
+        if self._reconciling is None or self._reconciling.done():
+            self._reconciling = asyncio.get_running_loop().create_task(self._reconcile_loop())
+
+    async def _reconcile_loop(self) -> None:
+        while self._dirty and self.running:
+            self._dirty = False
+            try:
+                await self.reconcile()
+            except Exception:  # a lab bug must not stop later reconciles
+                log.exception("data plane: reconcile failed")
+                self.applied_generation = self.store.generation
+
+    @property
+    def settled(self) -> bool:
+        """Whether the last config change has been applied."""
+        return (self.applied_generation == self.store.generation and not self._dirty
+                and (self._reconciling is None or self._reconciling.done()))
+
+    # --- reconcile --------------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        generation = self.store.generation
+        try:
+            problems = self.extras.rebuild(self.store)
+            tables = build_tables(self.store, self.policy, self.passphrases, _compile_rule,
+                                  self.extras.compile)
+            tables.problems[:0] = problems
+        except Exception:
+            log.exception("data plane: the running config could not be compiled; keeping the last")
+            self.applied_generation = generation
+            return
+        tables.generation = generation
+        for problem in tables.problems:
+            log.warning("data plane: %s", problem)
+        self._reconcile_members(tables)
+        self.balancers = {
+            key: Balancer(spec.method, list(dict.fromkeys(self.members[k] for k in spec.members)))
+            for key, spec in tables.lb.items()
+        }
+        self.cache.reconcile(tables.cache_groups)
+        self.tables = tables
+        await self._reconcile_listeners(tables)
+        self.applied_generation = generation
+
+    def _reconcile_members(self, tables: Tables) -> None:
+        for key in set(self.members) - set(tables.members):
+            del self.members[key]
+        for key, spec in tables.members.items():
+            member = self.members.get(key)
+            if member is None:
+                member = self.members[key] = Member(spec)
+            member.spec = spec
+        wanted = {}
+        for key, spec in tables.members.items():
+            if spec.unreachable or spec.out_of_service:
+                continue
+            for monitor in spec.monitors:
+                wanted[(key, spec.ip, monitor.name)] = monitor
+        for pkey in set(self.probers) - set(wanted):
+            self.probers.pop(pkey).stop()
+        for pkey, monitor in wanted.items():
+            prober = self.probers.get(pkey)
+            if prober is None:
+                member = self.members[pkey[0]]
+                prober = Prober(monitor, member.spec.ip, member.spec.port, self.policy,
+                                functools.partial(self._refresh, pkey[0]))
+                self.probers[pkey] = prober
+                prober.start()
+            else:
+                prober.update(monitor)
+        for key in self.members:
+            self._refresh(key)
+
+    def _refresh(self, key: tuple) -> None:
+        """Recompute a member's UP/DOWN from its monitors."""
+        member = self.members.get(key)
+        if member is None:
+            return
+        spec = member.spec
+        if spec.unreachable:
+            member.up, member.lastresponse = False, f"Failure - {spec.unreachable}; never probed."
+            return
+        if spec.out_of_service:
+            member.up, member.lastresponse = False, "Not probed: out of service (disabled)."
+            return
+        if not spec.monitors:
+            member.up, member.lastresponse = True, NO_MONITOR
+            return
+        states = [p.state for (k, _ip, _m), p in self.probers.items() if k == key]
+        member.up = bool(states) and all(s.up for s in states)
+        failing = [s for s in states if not s.up]
+        member.lastresponse = (failing or states)[0].lastresponse if states else "Probe not yet sent."
+        if member.up:
+            self._free_slot()
+
+    async def _reconcile_listeners(self, tables: Tables) -> None:
+        stops = []
+        for address, listener in list(self.listeners.items()):
+            frontend = tables.frontends.get(address)
+            if frontend is None or (frontend.tls is not None) != listener.secure:
+                stops.append(self.listeners.pop(address).stop())
+        if stops:
+            await asyncio.gather(*stops)
+        for address, frontend in tables.frontends.items():
+            listener = self.listeners.get(address)
+            try:
+                if listener is None:
+                    listener = Listener(frontend, functools.partial(self.handle, address))
+                    await listener.start()
+                    self.listeners[address] = listener
+                    log.info("data plane: %s %s listening on %s", frontend.kind, frontend.name,
+                             listener)
+                elif listener.tls is not None and frontend.tls is not None:
+                    listener.tls.apply(frontend.tls)
+                self.listen_errors.pop(address, None)
+            except Exception as exc:  # a bad certificate or a busy port: report, carry on
+                self.listen_errors[address] = f"{type(exc).__name__}: {exc}"
+                log.warning("data plane: %s %s cannot listen on %s:%s: %s", frontend.kind,
+                            frontend.name, *address, exc)
+        for address in set(self.listen_errors) - set(tables.frontends):
+            del self.listen_errors[address]
+
+    # --- state for NITRO GETs and stat --------------------------------------------------------
+    def vstats(self, kind: str, partition: str, name: str) -> VsStats:
+        key = (kind, partition, name)
+        found = self.stats.get(key)
+        if found is None:
+            found = self.stats[key] = VsStats()
+        return found
+
+    def lb_state(self, partition: str, name: str) -> tuple[str, int, int]:
+        """(state, UP members, members) of an LB vserver as monitored."""
+        spec = self.tables.lb.get((partition, name))
+        balancer = self.balancers.get((partition, name))
+        if spec is None or balancer is None:
+            return "DOWN", 0, 0
+        if not spec.enabled:
+            return "OUT OF SERVICE", 0, balancer.health[1]
+        up, total = balancer.health
+        return ("UP" if up else "DOWN"), up, total
+
+    def member(self, partition: str, group: str, server: str, port: int) -> Member | None:
+        return self.members.get((partition, group, server, port))
+
+    # --- requests ---------------------------------------------------------------------------
+    async def handle(self, address: tuple[str, int], request: web.BaseRequest) -> web.StreamResponse:
+        started = time.perf_counter()
+        frontend = self.tables.frontends.get(address)
+        client = request.remote or "-"
+        record = AccessRecord(started, client, frontend.name if frontend else "-", request.method,
+                              request.path)
+        try:
+            response = await self._serve(frontend, request, record)
+        except asyncio.CancelledError:
+            record.status, record.note = 499, "client went away"
+            raise
+        finally:
+            if not record.status:
+                record.status = 500
+            self.access.write(record, (time.perf_counter() - started) * 1000)
+        return response
+
+    async def _serve(self, frontend, request: web.BaseRequest, record: AccessRecord):
+        if frontend is None:
+            record.status = 503
+            return _error(503)
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            record.status = 413
+            return _error(413)
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await _read_body(request) if request.body_exists else b""
+        if body is None:
+            record.status = 413
+            return _error(413)
+        flow = Flow(self, request, body, record, frontend.partition)
+        try:
+            if frontend.kind == "csvserver":
+                response = await self._content_switch(flow, frontend.name)
+            else:
+                response = await self._load_balance(flow, frontend.name)
+        finally:
+            for kind, name in flow.touched:  # every vserver the request went through
+                stats = self.vstats(kind, frontend.partition, name)
+                stats.requests += 1
+                stats.responses += 1
+        record.status = response.status
+        if flow.lab_answered and flow.touched:
+            self.vstats(flow.touched[0][0], frontend.partition, flow.touched[0][1]).errors += 1
+        return response
+
+    async def _content_switch(self, flow: Flow, name: str, hops: int = 0):
+        cs: CsSpec | None = self.tables.cs.get((flow.partition, name))
+        flow.touched.append(("csvserver", name))
+        if cs is None or not cs.enabled:
+            return flow.error(503, "CS vserver gone or disabled")
+        if cs.extras is not None:
+            early = await cs.extras.on_request(flow)
+            if early is not None:
+                return early
+        if cs.cache is not None:  # consulted on the LB vserver, after its policies too
+            flow.cache_bank = cs.cache
+        target, route = cs.default, "default"
+        if cs.routes:
+            ctx = flow.context()
+            for r in cs.routes:
+                if r.target and _evaluate(r.rule, ctx):
+                    target, route = r.target, r.policy
+                    break
+        self.vstats("csvserver", flow.partition, name).hits[route] += 1
+        flow.record.route = route if hops == 0 else f"{flow.record.route}>backup:{name}:{route}"
+        if target is not None:
+            lb_key = (flow.partition, target)
+            if self._usable(lb_key, set()) or cs.backup is None or hops >= MAX_HOPS:
+                return await self._load_balance(flow, target)
+        if cs.backup is not None and hops < MAX_HOPS:
+            return await self._content_switch(flow, cs.backup, hops + 1)
+        return flow.error(503, "no target")
+
+    def _usable(self, key: VsKey, seen: set) -> bool:
+        """Whether LB vserver ``key`` (or its backup chain) has a member to send to."""
+        if key in seen or len(seen) > MAX_HOPS:
+            return False
+        seen.add(key)
+        spec = self.tables.lb.get(key)
+        balancer = self.balancers.get(key)
+        if spec is None or balancer is None:
+            return False
+        if spec.enabled and any(m.usable for m in balancer.members):
+            return True
+        return spec.backup is not None and self._usable((key[0], spec.backup), seen)
+
+    async def _load_balance(self, flow: Flow, name: str) -> web.StreamResponse:
+        chain: list[str] = []
+        key: VsKey = (flow.partition, name)
+        while True:
+            spec: LbSpec | None = self.tables.lb.get(key)
+            balancer = self.balancers.get(key)
+            chain.append(key[1])
+            if spec is None or balancer is None:
+                break
+            flow.touched.append(("lbvserver", key[1]))
+            if spec.enabled:
+                usable = any(m.usable for m in balancer.members)
+                # Surge protection: when every UP member is at maxclient, wait for a slot.
+                surge = not usable and any(m.up and m.spec.surge for m in balancer.members)
+                if usable or surge:
+                    flow.record.target = ">".join(chain)
+                    if spec.extras is not None:
+                        early = await spec.extras.on_request(flow)
+                        if early is not None:
+                            return early
+                    pending = None
+                    if spec.cache is not None or flow.cache_bank is not None:
+                        # Integrated caching: after every request policy, before a member.
+                        banks = tuple(b for b in (flow.cache_bank, spec.cache) if b is not None)
+                        pending = self.cache.begin(flow, banks)
+                        if isinstance(pending, web.StreamResponse):
+                            return pending  # a hit
+                    # Picked and counted active with no await in between: maxclient holds.
+                    member = balancer.pick((), flow.client_ip, flow.request.raw_path)
+                    if member is None and surge:
+                        member = await self._wait_for_slot(balancer, flow)
+                    if member is not None:
+                        response = await self._forward(flow, balancer, member)
+                        if pending is not None:
+                            self.cache.finish(pending, flow, response)
+                        return response
+            if spec.backup is None or len(chain) > MAX_HOPS:
+                break
+            key = (key[0], spec.backup)
+        flow.record.target = ">".join(chain)
+        return flow.error(503, "no UP member")
+
+    async def _wait_for_slot(self, balancer: Balancer, flow: Flow) -> Member | None:
+        """Surge protection: queue until a member has room (or give up after SURGE_WAIT)."""
+        deadline = time.monotonic() + SURGE_WAIT
+        while (left := deadline - time.monotonic()) > 0:
+            event = self._slot_freed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), left)
+            member = balancer.pick((), flow.client_ip, flow.request.raw_path)
+            if member is not None:
+                return member
+        return None
+
+    def _free_slot(self) -> None:
+        event, self._slot_freed = self._slot_freed, asyncio.Event()
+        event.set()
+
+    async def _forward(self, flow: Flow, balancer: Balancer, member: Member):
+        request = flow.request
+        tried: list[Member] = []
+        while True:
+            spec = member.spec
+            flow.record.member = member.address
+            member.active += 1
+            member.requests += 1
+            try:
+                headers = flow.backend_headers(spec.cipheader)
+                try:
+                    upstream = await self.forwarder.send(
+                        request, spec.ip, spec.port, flow.path or request.raw_path, headers,
+                        flow.body, tls=spec.tls, timeout=spec.svrtimeout)
+                except BackendError as exc:
+                    member.failures += 1
+                    tried.append(member)
+                    retry = not exc.sent or request.method in IDEMPOTENT
+                    nxt = balancer.pick(tried, flow.client_ip, request.raw_path) if (
+                        retry and len(tried) < 2) else None
+                    if nxt is None:
+                        return flow.error(502 if exc.sent else 503, f"member failed: {exc.reason}")
+                    member = nxt
+                    continue
+                return await relay(request, upstream)
+            finally:
+                member.active -= 1
+                if spec.maxclient:
+                    self._free_slot()
+
+
+async def _read_body(request: web.BaseRequest) -> bytes | None:
+    """The whole request body, or None when it is larger than MAX_BODY."""
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _evaluate(rule, ctx) -> bool:
+    from adcml.policy import evaluate
+
+    try:
+        return bool(evaluate(rule, ctx))
+    except Exception:  # evaluation is documented not to raise; a lab bug must not be a 500
+        log.exception("data plane: rule evaluation failed")
+        return False
+
+
+class Flow:
+    """One request on its way through the data plane."""
+
+    __slots__ = ("plane", "request", "body", "record", "partition", "client_ip", "_ctx",
+                 "headers", "path", "user", "attributes", "touched", "lab_answered", "cache_bank")
+
+    def __init__(self, plane: DataPlane, request: web.BaseRequest, body: bytes,
+                 record: AccessRecord, partition: str):
+        self.plane = plane
+        self.request = request
+        self.body = body
+        self.record = record
+        self.partition = partition
+        self.client_ip = request.remote or ""
+        self._ctx = None
+        self.headers: CIMultiDict | None = None  # request headers as rewritten
+        self.path: str | None = None  # path and query as rewritten
+        self.user: str | None = None
+        self.attributes: dict[str, Any] = {}
+        self.touched: list[tuple[str, str]] = []
+        self.lab_answered = False
+        self.cache_bank = None  # the cache policies of the CS vserver the request came through
+
+    def error(self, status: int, note: str) -> web.Response:
+        """An answer from the lab itself (as an appliance answers when it cannot serve)."""
+        self.record.note = note
+        self.lab_answered = True
+        return _error(status)
+
+    def context(self):
+        """The RequestContext policies are evaluated against (built once, on first need)."""
+        if self._ctx is None:
+            from adcml.policy import RequestContext
+
+            request = self.request
+            headers = self.headers if self.headers is not None else request.headers
+            self._ctx = RequestContext(
+                method=request.method, url=self.path or request.raw_path, headers=headers,
+                client_ip=self.client_ip, user_attributes=self.attributes,
+                authenticated_user=self.user, body=self.body,
+                check_limit=self.plane.extras.check_limit_for(self),
+            )
+        return self._ctx
+
+    def invalidate(self) -> None:
+        """Headers or the user changed: rebuild the context on next use."""
+        self._ctx = None
+
+    def backend_headers(self, cipheader: str | None) -> CIMultiDict:
+        source = self.headers if self.headers is not None else self.request.headers
+        return forward_headers(source, self.client_ip, cipheader)
+
+
+__all__ = ["DataPlane", "UNREACHABLE"]

@@ -133,7 +133,8 @@ def lab_process(startup_s: float = 30.0) -> Iterator[Lab]:
 @contextlib.contextmanager
 def lab_thread() -> Iterator[Lab]:
     """The lab ADC on a thread of this process (shares the GIL; for tests)."""
-    from adcml.lab.emulators.adc.backend import LabADC, LabServer
+    from adcml.lab.emulators.adc.backend import LabADC
+    from adcml.lab.emulators.adc.server import LabServer
 
     server = LabServer(LabADC(), "127.0.0.1:0").start()
     try:

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.server import LabServer
 from adcml.nitro import NitroClient
 
 

@@ -22,7 +22,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.server import LabServer
 from adcml.nitro import NitroClient
 
 

@@ -14,7 +14,8 @@ import pytest
 from ansible_harness import HOST, AnsibleProject
 
 from adcml.gateway import RESOURCES, load_spec
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.server import LabServer
 from adcml.lab.services.pki import LabCA
 from adcml.nitro import NitroClient
 from adcml.resources import schema

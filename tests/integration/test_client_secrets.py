@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.server import LabServer
 from adcml.lab.services.pki import LabCA
 from adcml.nitro import (
     AuthenticationFailed,
@@ -66,7 +67,7 @@ def test_full_session_leaks_no_secret(lab, caplog):
     with NitroClient(nsip=nsip, username="nsroot", password=PASSWORD, protocol="http",
                      backoff=0.001) as adc:
         adc.enable_features(["SSL"])
-        tokens |= set(lab.lab.api.sessions)
+        tokens |= set(lab.lab.sessions)
         adc.upload_file("plain.crt", plain.cert_pem)
         adc.upload_file("plain.key", plain.key_pem)
         adc.add("sslcertkey", {"certkey": "plain", "cert": "plain.crt", "key": "plain.key"})
@@ -103,7 +104,7 @@ def test_full_session_leaks_no_secret(lab, caplog):
         fault(lab, method="POST", resource="systemfile", kind="drop_after")
         control(lab, "sessions/expire")
         assert adc.get("sslcertkey", "enc")[0]["password"] is True
-        tokens |= set(lab.lab.api.sessions)
+        tokens |= set(lab.lab.sessions)
         with pytest.raises(NitroTransportError) as info:
             adc.upload_file("late.key", encrypted.key_pem)
         errors.append(info.value)

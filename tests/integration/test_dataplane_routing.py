@@ -15,8 +15,9 @@ import pytest
 from dataplane_kit import backends_fixture, dplab_fixture, free_port, wait_until  # noqa: F401
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
-from adcml.lab.emulators.adc.dataplane import UNREACHABLE, AddressPolicy, AddressRefused
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy, AddressRefused
+from adcml.lab.emulators.adc.server import LabServer
 from adcml.nitro import NitroClient
 
 VIP = "127.0.0.10"

@@ -26,7 +26,7 @@ from dataplane_kit import free_port, wait_until
 from process_kit import ADCML, adcml, alive, processes_mentioning
 
 from adcml.gateway import converge, load_spec
-from adcml.lab.emulators.adc.dataplane import UNREACHABLE, AddressPolicy
+from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy
 from adcml.lab.orchestrator.hosts import TestHosts, TestHostsError, created_networks, networks_in_use
 from adcml.nitro import NitroClient
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.server import LabServer
 
 LB = {"name": "web", "servicetype": "HTTP", "ipv46": "10.0.0.10", "port": 80}
 

@@ -24,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from adcml.lab.emulators.adc.backend import LabADC, LabServer
+from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.server import LabServer
 from adcml.resources import SCHEMA, ErrorCode, Kind
 from adcml.resources.check import NAME_RE
 from adcml.resources.values import canonical, wire

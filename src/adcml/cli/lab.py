@@ -38,14 +38,15 @@ def _run_event_loop(coro) -> None:
 def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
             password_file: Path | None, data_plane: bool, test_hosts: Path | None) -> None:
     """Run the lab ADC (a NITRO-compatible stand-in for a NetScaler) in the foreground."""
-    from adcml.lab.emulators.adc.backend import LabADC, LabServer, serve_forever
+    from adcml.lab.emulators.adc.backend import LabADC
+    from adcml.lab.emulators.adc.server import LabServer, serve_forever
 
     policy = None
     if test_hosts is not None:
         if not data_plane:
             raise click.BadParameter("needs --data-plane (it widens where the data plane may connect)",
                                      param_hint="--test-hosts")
-        from adcml.lab.emulators.adc.dataplane import AddressPolicy
+        from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
         from adcml.lab.orchestrator.hosts import TestHostsError, created_networks
 
         policy = AddressPolicy()

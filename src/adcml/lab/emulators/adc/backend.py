@@ -1,70 +1,60 @@
-"""The lab ADC process: running and saved config, NITRO and lab-control endpoints, listeners.
+"""The lab ADC's backend: one appliance's state and behaviour, without HTTP.
 
-``LabADC`` holds the state; ``LabServer`` runs it on an event loop in a thread (tests) or in
-the foreground (``adcml lab-adc``).
+``LabADC`` holds the running config (``models.store``) and the saved one, sessions, the test
+controls, statistics, and with ``data_plane`` the data plane that carries the traffic the
+config describes (built from the store, its state directory and where it may connect). The
+wire layer (``responses``, ``control_responses``) reads requests and calls these methods;
+``server.LabServer`` serves them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hmac
 import json
-import logging
 import os
-import ssl
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiohttp import web
-
+from adcml.lab.emulators.adc.dataplane.engine import DataPlane
+from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
 from adcml.lab.emulators.adc.exceptions import NitroFault
-from adcml.lab.emulators.adc.mgmt_cert import management_certificate
-from adcml.lab.emulators.adc.models.behaviours import behaviours, now
-from adcml.lab.emulators.adc.models.certificates import FileStore
+from adcml.lab.emulators.adc.models.behaviours import now
 from adcml.lab.emulators.adc.models.controls import Controls
-from adcml.lab.emulators.adc.models.members import (
-    check_drain_options,
-    member_stats,
-    names_member,
-    set_member_state,
-)
-from adcml.lab.emulators.adc.models.store import ConfigStore, coerce, name_in
-from adcml.lab.emulators.adc.responses import MAX_REQUEST_BODY, NitroAPI
-from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind
+from adcml.lab.emulators.adc.models.files import FileStore
+from adcml.lab.emulators.adc.models.members import check_drain_options, names_member, set_member_state
+from adcml.lab.emulators.adc.models.operations import Change, Outcome, Query, Verb, read
+from adcml.lab.emulators.adc.models.partition import Partition
+from adcml.lab.emulators.adc.models.registry import behaviours
+from adcml.lab.emulators.adc.models.sessions import ADMIN_USER, Session, Sessions
+from adcml.lab.emulators.adc.models.stats import stat
+from adcml.lab.emulators.adc.models.store import ConfigStore, coerce, name_in, resource_for
+from adcml.resources import ErrorCode, Resource
 from adcml.resources.values import BadValue, canonical
 
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
-
 E = ErrorCode
-log = logging.getLogger("adcml.lab")
 SAVED_CONFIG = "ns.conf.json"
-ADMIN_USER = "nsroot"
 
 
 class LabADC:
     """State and behaviour of one lab ADC, independent of how it is served. With ``data_plane``
-    it carries traffic, to the addresses ``policy`` allows (loopback by default)."""
+    it carries traffic, to the addresses ``policy`` allows (loopback by default); the data
+    plane is then what the store observes traffic through (``ConfigStore.traffic``)."""
 
     def __init__(self, state_dir: Path | None = None, password: str = "nsroot",
                  save_delay: float = 0.05, data_plane: bool = False,
                  policy: AddressPolicy | None = None):
         self.state_dir = Path(state_dir) if state_dir else None
-        self._password = password
         self.save_delay = save_delay
         files = FileStore(self.state_dir / "files" if self.state_dir else None)
         self.store = ConfigStore(behaviours(), files)
+        self.sessions = Sessions(password)
         self.controls = Controls()
-        self.api = NitroAPI(self)
         self._saving = False
         # The data plane (traffic per the running config) runs on the server's event loop.
-        self.dataplane = None
+        self.dataplane: DataPlane | None = None
         if data_plane:
-            from adcml.lab.emulators.adc.dataplane import DataPlane
-
-            self.dataplane = DataPlane(self, policy)
+            self.dataplane = DataPlane(self.store, self.state_dir, policy)
+            self.store.traffic = self.dataplane
         self.load()
 
     # --- persistence --------------------------------------------------------------------------
@@ -80,6 +70,8 @@ class LabADC:
         self.store.changed = False
 
     async def save(self) -> None:
+        """``nsconfig?action=save``: the running config becomes the saved one (293 while a
+        save runs)."""
         if self._saving:
             raise NitroFault(E.IN_PROGRESS)
         self._saving = True
@@ -93,13 +85,79 @@ class LabADC:
         finally:
             self._saving = False
 
-    def check_password(self, username: str, password: str) -> bool:
-        return hmac.compare_digest(username.encode(), ADMIN_USER.encode()) and hmac.compare_digest(
-            password.encode(), self._password.encode()
-        )
+    def reset(self) -> None:
+        """``POST /lab/reset``: an empty running config, no fault rules, no counters."""
+        self.store.reset()
+        self.store.changed = False
+        self.controls.rules.clear()
+        self.controls.counters.clear()
+
+    # --- sessions -----------------------------------------------------------------------------
+    def partition(self, session: Session) -> Partition:
+        """The admin partition ``session`` works in."""
+        return self.store.partition(session.partition)
+
+    # --- reads ------------------------------------------------------------------------------
+    def get(self, part: Partition, resource: str, name: str | None, query: Query) -> list[dict]:
+        """The rows of a GET (see ``operations.read``)."""
+        return read(self.store, part, resource, name, query)
+
+    def stats(self, part: Partition, resource: str, name: str | None,
+              args: dict[str, str] | None = None) -> list[dict] | dict:
+        """``stat/<resource>[/<name>]`` (see ``models.stats``)."""
+        return stat(self.store, part, resource, name, args or {})
+
+    # --- writes -----------------------------------------------------------------------------
+    def delete(self, part: Partition, resource: str, name: str | None, args: dict[str, str]) -> None:
+        res = resource_for(resource)
+        if name is None:
+            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key)
+        self.store.delete(part, res, name, args)
+
+    def write(self, part: Partition, session: Session, res: Resource, change: Change,
+              payload: Any) -> tuple[Outcome, str | None]:
+        """Apply one item; returns what it came to and a feature warning, if any."""
+        store = self.store
+        if change.action is not None:
+            self.act(part, session, res, change.action, payload)
+            return Outcome.DONE, None
+        if isinstance(payload, dict) and change.name and res.key not in payload:
+            payload = {**payload, res.key: change.name}
+        if res.is_binding:
+            store.bind(part, res, payload)
+            return Outcome.BOUND, None
+        if change.verb is Verb.UPDATE:
+            store.update(part, res, payload)
+            return Outcome.UPDATED, None
+        added = store.add(part, res, payload, idempotent=change.idempotent)
+        warning = None
+        if res.feature and res.feature not in store.features:
+            warning = f"1067 - Feature(s) not enabled [{res.feature}]"
+        return (Outcome.UPDATED if added == "updated" else Outcome.ADDED), warning
+
+    def write_all(self, part: Partition, session: Session, res: Resource, change: Change,
+                  items: list, onerror: str) -> list[NitroFault | None]:
+        """A bulk request: each item's fault (None: done). ``onerror`` (X-NITRO-ONERROR) says
+        whether to stop at the first failure (``exit``), go on (``continue``), or stop and undo
+        them all (``rollback``, for adds and binds)."""
+        store = self.store
+        saved = store.clone() if onerror == "rollback" and change.adds(res.is_binding) else None
+        results: list[NitroFault | None] = []
+        for item in items:
+            try:
+                self.write(part, session, res, change, item)
+                results.append(None)
+            except NitroFault as fault:
+                results.append(fault)
+                if onerror != "continue":
+                    break
+        if saved is not None and any(results):
+            store.rollback(saved)
+        return results
 
     # --- actions ----------------------------------------------------------------------------
-    def act(self, part, session, res: Resource, action: str, payload: Any) -> None:
+    def act(self, part: Partition, session: Session, res: Resource, action: str, payload: Any) -> None:
+        """``?action=<action>`` on ``res`` (enable, disable, rename, unset, switch, flush...)."""
         store = self.store
         if action not in res.actions:
             raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
@@ -146,8 +204,7 @@ class LabADC:
             name = name_in(res, payload)
             if store.behaviour(res).lookup(store, part, res, name, {}) is None:
                 raise NitroFault(res.missing, f"{res.key}, {name}", status=404)
-            if self.dataplane is not None:
-                self.dataplane.cache.flush(part.name, name)
+            store.observed.flush_cache(part.name, name)
         elif res.name == "sslcertkey" and action in ("update", "link", "unlink"):
             certkey = store.behaviour(res)
             handler = {"update": certkey.update_files, "link": certkey.link,
@@ -156,56 +213,6 @@ class LabADC:
             store.changed = True
         else:
             raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
-
-    # --- statistics ---------------------------------------------------------------------------
-    def stats(self, part, resource: str, name: str | None, args: dict | None = None) -> list[dict] | dict:
-        plane = self.dataplane
-        if resource in ("cachecontentgroup", "cache"):
-            return self._cache_stats(part, resource, name, plane if plane and plane.running else None)
-        if resource == "servicegroupmember":
-            return member_stats(plane, self.store, part, name, args or {})
-        if plane is not None and plane.running:
-            if resource not in ("lbvserver", "csvserver", "servicegroup"):
-                raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/{resource}", status=404)
-            from adcml.lab.emulators.adc.dataplane.state import stat_rows
-
-            return stat_rows(plane, self.store, part, resource, name)
-        if resource not in ("lbvserver", "servicegroup"):
-            raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/{resource}", status=404)
-        res = SCHEMA[resource]
-        rows = self.store.get(part, res, name, {})
-        out = []
-        for row in rows:
-            if resource == "lbvserver":
-                up = row.get("curstate") == "UP"
-                out.append({
-                    "name": row["name"], "state": row["curstate"], "type": row["servicetype"],
-                    "vslbhealth": "100" if up else "0", "totalrequests": "0",
-                    "actsvcs": "1" if up else "0",
-                })
-            else:
-                out.append({
-                    "servicegroupname": row["servicegroupname"], "state": row["state"],
-                    "servicetype": row["servicetype"],
-                })
-        return out
-
-
-    def _cache_stats(self, part, resource: str, name: str | None, plane) -> list[dict] | dict:
-        """``stat cachecontentgroup`` (per group) and ``stat cache`` (the partition's totals, an
-        object); counters are zero without a running data plane."""
-        from adcml.lab.emulators.adc.dataplane.cache import cache_stat, group_stat
-
-        if resource == "cache":
-            if name is not None:
-                raise NitroFault(E.INVALID_OBJECT_NAME, f"stat/cache/{name}", status=404)
-            return plane.cache.cache_stat(part.name) if plane else cache_stat()
-        res = SCHEMA[resource]
-        names = [r[res.key] for r in self.store.get(part, res, name, {})]  # 404 when missing
-        rows = [part.table(resource)[(n,)] for n in names]
-        if plane is None:
-            return [group_stat(n, row) for n, row in zip(names, rows, strict=True)]
-        return [plane.cache.group_stat(part.name, n, row) for n, row in zip(names, rows, strict=True)]
 
 
 def _write_atomic(path: Path, data: dict) -> None:
@@ -218,137 +225,4 @@ def _write_atomic(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def build_app(lab: LabADC) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BODY)
-    app.router.add_route("*", "/nitro/v1/{tail:.*}", lab.api.handle)
-    from adcml.lab.emulators.adc.control_responses import add_admin_routes
-
-    add_admin_routes(app, lab)
-    if lab.dataplane is not None:
-        from adcml.lab.emulators.adc.dataplane.control import add_dataplane_routes
-
-        add_dataplane_routes(app, lab.dataplane)
-    return app
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``127.0.0.1:8080`` / ``[::1]:8080`` / ``localhost:0`` → (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address {value!r}: expected HOST:PORT")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-class LabServer:
-    """Serves one LabADC over HTTP (and HTTPS) on its own event loop thread."""
-
-    def __init__(self, lab: LabADC, listen: str = "127.0.0.1:0", tls_listen: str | None = None,
-                 cert_dir: Path | None = None):
-        self.lab = lab
-        self.listen = parse_listen(listen)
-        self.tls_listen = parse_listen(tls_listen) if tls_listen else None
-        self.cert_dir = cert_dir
-        self.url: str | None = None
-        self.tls_url: str | None = None
-        self.ca_file: Path | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = asyncio.Event()
-
-    async def start_async(self) -> None:
-        self._runner = web.AppRunner(build_app(self.lab), access_log=None)
-        await self._runner.setup()
-        host, port = self.listen
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.url = _url("http", site)
-        if self.tls_listen:
-            cert_dir = self.cert_dir or (self.lab.state_dir or Path.cwd()) / "mgmt"
-            cert, key = management_certificate(cert_dir)
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(cert, key)
-            host, port = self.tls_listen
-            tls_site = web.TCPSite(self._runner, host, port, ssl_context=context)
-            await tls_site.start()
-            self.tls_url = _url("https", tls_site)
-            self.ca_file = cert
-        if self.lab.dataplane is not None:
-            await self.lab.dataplane.start()
-
-    async def stop_async(self) -> None:
-        if self.lab.dataplane is not None:
-            await self.lab.dataplane.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    # --- in a thread (tests) ------------------------------------------------------------------
-    def start(self) -> LabServer:
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self.start_async())
-            except BaseException as exc:  # reported to the starting thread
-                errors.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop_async())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="lab-adc", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if errors:
-            raise errors[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
-            self._loop = None
-
-    def __enter__(self) -> LabServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _url(scheme: str, site: web.TCPSite) -> str:
-    sock = site._server.sockets[0]  # type: ignore[union-attr]
-    host, port = sock.getsockname()[:2]
-    host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{host}:{port}"
-
-
-async def serve_forever(server: LabServer) -> None:
-    """Run until SIGINT/SIGTERM (``adcml lab-adc`` in the foreground)."""
-    import signal
-
-    await server.start_async()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    print(f"lab ADC: NITRO at {server.url}/nitro/v1 (user {ADMIN_USER})", flush=True)
-    if server.tls_url:
-        print(f"lab ADC: NITRO over TLS at {server.tls_url}/nitro/v1 "
-              f"(CA bundle {server.ca_file})", flush=True)
-    print(f"lab ADC: state in {server.lab.state_dir or '(memory only)'}; "
-          f"test controls at {server.url}/lab/", flush=True)
-    if server.lab.dataplane is not None:
-        print(f"lab ADC: data plane on (vservers listen on their VIPs; status at "
-              f"{server.url}/lab/dataplane)", flush=True)
-    await stop.wait()
-    await server.stop_async()
-
-
-__all__ = ["LabADC", "LabServer", "ResourceKind", "build_app", "serve_forever"]
+__all__ = ["ADMIN_USER", "LabADC"]

@@ -1,7 +1,9 @@
-"""The lab ADC's NITRO HTTP surface: URL and query parsing, sessions, bulk, envelopes.
+"""The lab ADC's NITRO wire: paths and queries read, the backend called, envelopes written.
 
-Answers the way nitro-facts.md says an appliance answers; the configuration itself lives in
-``ConfigStore``. Every failure becomes a NITRO error envelope, never a traceback.
+Answers the way nitro-facts.md says an appliance answers; what a request does is the
+backend's (``backend.LabADC``). Every failure becomes a NITRO error envelope, never a
+traceback. The test controls' injected faults (``models.controls``) act here, on the
+connection: a delay, an error answer, a connection dropped before or after the request.
 """
 
 from __future__ import annotations
@@ -10,35 +12,24 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
-import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
 
+from adcml.lab.emulators.adc.backend import LabADC
 from adcml.lab.emulators.adc.exceptions import NitroFault
-from adcml.resources import SCHEMA, ErrorCode
-
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.models.operations import Change, Outcome, Query, Verb
+from adcml.lab.emulators.adc.models.sessions import Session
+from adcml.lab.emulators.adc.models.store import resource_for
+from adcml.resources import SCHEMA, ErrorCode, Resource
 
 E = ErrorCode
 log = logging.getLogger("adcml.lab")
 JSON_TYPE = "application/json; charset=utf-8"
-DEFAULT_SESSION_TIMEOUT = 1800
 MAX_REQUEST_BODY = 4 * 1024 * 1024  # room for a 2 MB systemfile, base64-encoded
 SINGLETONS_AS_OBJECT = {"nsversion", "nsconfig", "nsfeature"}
-
-
-@dataclass
-class Session:
-    token: str
-    username: str
-    timeout: int
-    expires: float
-    partition: str = "default"
 
 
 @dataclass
@@ -121,58 +112,11 @@ def error_response(fault: NitroFault) -> web.Response:
     return _json(fault.status, fault.envelope())
 
 
-class NitroAPI:
+class NitroResponses:
     """aiohttp handlers for /nitro/v1 of one lab ADC."""
 
     def __init__(self, lab: LabADC):
         self.lab = lab
-        self.sessions: dict[str, Session] = {}
-
-    # --- sessions -----------------------------------------------------------------------------
-    def authenticate(self, request: web.Request) -> Session:
-        now = time.monotonic()
-        self.sessions = {t: s for t, s in self.sessions.items() if s.expires > now}
-        user = request.headers.get("X-NITRO-USER")
-        if user is not None:
-            if not self.lab.check_password(user, request.headers.get("X-NITRO-PASS", "")):
-                raise NitroFault(E.INVALID_CREDENTIALS)
-            return Session("", user, 0, now)
-        token = request.cookies.get("NITRO_AUTH_TOKEN") or _token_from(request.headers)
-        if not token:
-            raise NitroFault(E.NOT_LOGGED_IN_AUTH)
-        session = self.sessions.get(token)
-        if session is None:
-            raise NitroFault(E.SESSION_EXPIRED)
-        session.expires = now + session.timeout
-        return session
-
-    def login(self, body: Any) -> web.Response:
-        data = body.get("login") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise NitroFault(E.INVALID_JSON, "login", status=400)
-        for field in ("username", "password"):
-            if data.get(field) is None:
-                raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, field)
-            if not isinstance(data[field], str):
-                raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{field}, expected a string")
-        username, password = data["username"], data["password"]
-        if not self.lab.check_password(username, password):
-            raise NitroFault(E.INVALID_CREDENTIALS)
-        timeout = data.get("timeout", DEFAULT_SESSION_TIMEOUT)
-        if isinstance(timeout, str) and timeout.isdigit():
-            timeout = int(timeout)
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
-            raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"timeout, {timeout}")
-        token = "##" + secrets.token_hex(24).upper()
-        self.sessions[token] = Session(token, username, timeout, time.monotonic() + timeout)
-        # Spelled as an appliance spells it: some clients match the header text.
-        cookie = f"NITRO_AUTH_TOKEN={token}; path=/nitro/v1; HttpOnly"
-        return envelope(201, {"sessionid": token}, headers={"Set-Cookie": cookie})
-
-    def expire_sessions(self) -> int:
-        count = len(self.sessions)
-        self.sessions.clear()
-        return count
 
     # --- entry point ------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -217,68 +161,54 @@ class NitroAPI:
         return response
 
     async def dispatch(self, request: web.Request, call: Call, raw: bytes | None) -> web.Response:
+        lab = self.lab
         body = _parse(raw) if raw is not None else None
         if call.resource == "login" and call.method == "POST":
             return self.login(body)
-        session = self.authenticate(request)
+        headers = request.headers
+        session = lab.sessions.authenticate(
+            headers.get("X-NITRO-USER"), headers.get("X-NITRO-PASS"),
+            request.cookies.get("NITRO_AUTH_TOKEN") or _token_from(headers))
         if call.resource == "logout" and call.method == "POST":
-            self.sessions.pop(session.token, None)
+            lab.sessions.logout(session)
             return envelope(200)
-        part = self.lab.store.partition(session.partition)
+        part = lab.partition(session)
         if call.kind == "stat":
             if call.method != "GET":
                 raise NitroFault(E.NOT_PERMITTED, "stat is read-only", status=405)
-            return envelope(200, {call.resource: self.lab.stats(part, call.resource, call.name, call.args)})
+            return envelope(200, {call.resource: lab.stats(part, call.resource, call.name, call.args)})
         if call.method == "GET":
             return self.get(part, call)
         if call.method == "DELETE":
-            return self.delete(part, call)
+            lab.delete(part, call.resource, call.name, call.args)
+            return envelope(200)
         if call.method not in ("POST", "PUT"):
             raise NitroFault(E.NOT_PERMITTED, call.method, status=405)
         return await self.write(part, session, call, body)
 
+    def login(self, body: Any) -> web.Response:
+        session = self.lab.sessions.login(body.get("login") if isinstance(body, dict) else None)
+        # Spelled as an appliance spells it: some clients match the header text.
+        cookie = f"NITRO_AUTH_TOKEN={session.token}; path=/nitro/v1; HttpOnly"
+        return envelope(201, {"sessionid": session.token}, headers={"Set-Cookie": cookie})
+
     # --- reads ------------------------------------------------------------------------------
     def get(self, part, call: Call) -> web.Response:
-        store = self.lab.store
-        parent_name = call.resource.removesuffix("_binding")
-        if call.resource not in SCHEMA and parent_name != call.resource and parent_name in SCHEMA:
-            parent = SCHEMA[parent_name]
-            if call.name is None and not call.flag("bulkbindings"):
-                raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "name (or bulkbindings=yes)")
-            rows = store.bindings(part, parent, call.name)
-            return envelope(200, {call.resource: rows})
-        from adcml.lab.emulators.adc.models.store import resource_for
-
-        res = resource_for(call.resource)
-        if res.is_binding and call.name is None and not call.flag("bulkbindings"):
-            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, f"{res.key} (or bulkbindings=yes)")
-        rows = store.get(part, res, call.name, call.args)
+        query = Query(args=call.args, filter=call.filter, attrs=call.query.get("attrs"),
+                      count=call.flag("count"), pagesize=call.query.get("pagesize"),
+                      pageno=call.query.get("pageno"), bulkbindings=call.flag("bulkbindings"))
+        rows = self.lab.get(part, call.resource, call.name, query)
         if call.resource in SINGLETONS_AS_OBJECT:
             return envelope(200, {call.resource: rows[0]})
-        rows = [r for r in rows if _matches(r, call.filter)]
-        if call.flag("count"):
+        if query.count:
             return envelope(200, {call.resource: [{"__count": len(rows)}]})
-        rows = _page(rows, call.query)
-        if "attrs" in call.query:
-            wanted = set(call.query["attrs"].split(",")) | set(res.identity)
-            rows = [{k: v for k, v in r.items() if k in wanted} for r in rows]
-        if not rows and res.is_binding:
+        res = SCHEMA.get(call.resource)
+        if not rows and res is not None and res.is_binding:
             return envelope(200)
         return envelope(200, {call.resource: rows})
 
     # --- writes -----------------------------------------------------------------------------
-    def delete(self, part, call: Call) -> web.Response:
-        from adcml.lab.emulators.adc.models.store import resource_for
-
-        res = resource_for(call.resource)
-        if call.name is None:
-            raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key)
-        self.lab.store.delete(part, res, call.name, call.args)
-        return envelope(200)
-
     async def write(self, part, session: Session, call: Call, body: Any) -> web.Response:
-        from adcml.lab.emulators.adc.models.store import resource_for
-
         res = resource_for(call.resource)
         if not isinstance(body, dict) or call.resource not in body:
             raise NitroFault(E.INVALID_JSON, f"expected {{\"{call.resource}\": ...}}", status=400)
@@ -286,53 +216,29 @@ class NitroAPI:
         if call.action == "save" and res.name == "nsconfig":
             await self.lab.save()
             return envelope(200)
+        change = Change(Verb.UPDATE if call.method == "PUT" else Verb.ADD, call.action, call.name,
+                        call.flag("idempotent"))
         if isinstance(payload, list):
-            return self.bulk(part, session, call, res, payload)
-        status, warning = self.apply_one(part, session, call, res, payload)
+            return self.bulk(part, session, call, res, change, payload)
+        outcome, warning = self.lab.write(part, session, res, change, payload)
         headers = {"X-NITRO-WARNING": warning} if warning and call.flag("warning") else None
-        return envelope(209 if headers else status, headers=headers)
+        return envelope(209 if headers else _status(outcome, call.method), headers=headers)
 
-    def apply_one(self, part, session, call: Call, res, payload) -> tuple[int, str | None]:
-        """Apply one item; returns the success status and a feature warning, if any."""
-        store = self.lab.store
-        if call.action is not None:
-            self.lab.act(part, session, res, call.action, payload)
-            return 200, None
-        if isinstance(payload, dict) and call.name and res.key not in payload:
-            payload = {**payload, res.key: call.name}
-        if res.is_binding:
-            store.bind(part, res, payload)
-            return (201 if call.method == "POST" else 200), None
-        if call.method == "PUT":
-            store.update(part, res, payload)
-            return 200, None
-        outcome = store.add(part, res, payload, idempotent=call.flag("idempotent"))
-        warning = None
-        if res.feature and res.feature not in store.features:
-            warning = f"1067 - Feature(s) not enabled [{res.feature}]"
-        return (200 if outcome == "updated" else 201), warning
-
-    def bulk(self, part, session, call: Call, res, items: list) -> web.Response:
-        """Apply each item; X-NITRO-ONERROR says whether to stop, go on, or undo all."""
-        store = self.lab.store
-        adding = call.action is None and (call.method == "POST" or res.is_binding)
-        rollback = call.onerror == "rollback" and adding
-        saved = store.clone() if rollback else None
-        results: list[dict] = []
-        for item in items:
-            try:
-                self.apply_one(part, session, call, res, item)
-                results.append({"errorcode": 0, "message": "Done", "severity": "NONE"})
-            except NitroFault as fault:
-                results.append(fault.envelope())
-                if call.onerror != "continue":
-                    break
-        if any(r["errorcode"] for r in results):
-            if saved is not None:
-                store.rollback(saved)
-            body = {**NitroFault(E.BULK_FAILED).envelope(), "response": results}
-            return _json(207, body)
+    def bulk(self, part, session: Session, call: Call, res: Resource, change: Change,
+             items: list) -> web.Response:
+        faults = self.lab.write_all(part, session, res, change, items, call.onerror)
+        if any(faults):
+            results = [f.envelope() if f else {"errorcode": 0, "message": "Done", "severity": "NONE"}
+                       for f in faults]
+            return _json(207, {**NitroFault(E.BULK_FAILED).envelope(), "response": results})
         return envelope(201 if call.method == "POST" and call.action is None else 200)
+
+
+def _status(outcome: Outcome, method: str) -> int:
+    """An add answers 201, a bind 201 by POST and 200 by PUT, anything else 200."""
+    if outcome is Outcome.ADDED or (outcome is Outcome.BOUND and method == "POST"):
+        return 201
+    return 200
 
 
 def _token_from(headers) -> str | None:
@@ -372,24 +278,3 @@ def _drop(request: web.Request) -> web.StreamResponse:
     if transport is not None:
         transport.abort()
     return web.Response(status=204)
-
-
-def _matches(row: dict, wanted: dict[str, str]) -> bool:
-    for key, value in wanted.items():
-        have = row.get(key)
-        if have is None or str(have).lower() != value.lower():
-            return False
-    return True
-
-
-def _page(rows: list, query: dict) -> list:
-    if "pagesize" not in query:
-        return rows
-    try:
-        size = int(query["pagesize"])
-        page = int(query.get("pageno", "1"))
-    except ValueError:
-        raise NitroFault(E.INVALID_ARGUMENT_VALUE, "pagesize/pageno, not a number") from None
-    if size < 1 or page < 1:
-        raise NitroFault(E.INVALID_ARGUMENT_VALUE, "pagesize/pageno, must be at least 1")
-    return rows[(page - 1) * size : page * size]

@@ -5,14 +5,10 @@
     cache) ─▶ member (UP per its monitors) or backup vserver ─▶ response ─▶ audit line
 
 Modules, one noun each: ``tables`` (running config → routing tables, pure), ``engine``
-(reconcile and the request path), ``listeners``, ``tls``, ``balance``, ``health`` (monitors),
-``proxy`` (forwarding), ``reach`` (where the lab may connect: loopback and what it allows),
-``cache`` (integrated caching),
-``state`` (monitored states in NITRO GETs and stat), ``access`` (audit log), ``control``
-(``GET /lab/dataplane``). See docs/lab-dataplane.md.
+(reconcile and the request path; what it observes for NITRO GETs and stat), ``flow`` (one
+request on its way), ``listeners``, ``tls``, ``balance``, ``health`` (monitors), ``proxy``
+(forwarding), ``reach`` (where the lab may connect: loopback and what it allows), ``authn``,
+``rules`` (responder, rewrite, goto), ``limits``, ``cache`` (integrated caching), ``access``
+(audit log), ``control`` (``GET /lab/dataplane``). It is built from the config store (which
+it reads; it never writes it). See docs/lab-dataplane.md.
 """
-
-from adcml.lab.emulators.adc.dataplane.engine import DataPlane
-from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy, AddressRefused
-
-__all__ = ["UNREACHABLE", "AddressPolicy", "AddressRefused", "DataPlane"]

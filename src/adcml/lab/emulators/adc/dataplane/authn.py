@@ -34,6 +34,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
 from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
+from adcml.policy import evaluate
 
 log = logging.getLogger("adcml.lab.dataplane")
 KID_REFETCH_MIN = 5.0  # seconds between JWKS fetches caused by unknown key ids
@@ -134,8 +135,6 @@ class Authenticator:
 
     async def authenticate(self, spec: AuthnSpec, authorization: str | None, ctx) -> Identity:
         """The caller's identity, or TokenRejected."""
-        from adcml.policy import evaluate
-
         if not spec.enabled:
             raise TokenRejected(f"authentication vserver {spec.vserver} is disabled")
         scheme, _, token = (authorization or "").strip().partition(" ")

@@ -42,6 +42,10 @@ class Member:
         return self.up and not self.spec.out_of_service and (not limit or self.active < limit)
 
     @property
+    def ip(self) -> str | None:
+        return self.spec.ip
+
+    @property
     def address(self) -> str:
         ip = self.spec.ip or "?"
         return f"[{ip}]:{self.spec.port}" if ":" in ip else f"{ip}:{self.spec.port}"

@@ -35,21 +35,20 @@ YES`` fetches from the origin every time; ``ignorereqcachinghdrs NO`` lets a req
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from adcml.lab.emulators.adc.dataplane.flow import Flow
 from adcml.lab.emulators.adc.dataplane.rules import walk
+from adcml.lab.emulators.adc.models.caching import LAB_MEMORY
+from adcml.lab.emulators.adc.models.partition import value
+from adcml.lab.emulators.adc.models.traffic import CacheCounts, GroupCounts
 
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.dataplane.engine import Flow
-
-LAB_MEMORY = 256 * 1024 * 1024  # bytes the lab's cache may hold in all (cachemaxmemorykb)
 DEFAULT_GROUP = "DEFAULT"
 STORABLE_ACTIONS = frozenset({"CACHE", "MAY_CACHE"})
 GroupKey = tuple[str, str]  # partition, content group
@@ -70,8 +69,6 @@ class GroupSpec:
 
     @classmethod
     def from_row(cls, row: dict) -> GroupSpec:
-        from adcml.lab.emulators.adc.dataplane.tables import value
-
         def get(attr: str):
             return value("cachecontentgroup", row, attr)
 
@@ -282,39 +279,18 @@ class ObjectCache:
             fullest = max(self.groups.values(), key=lambda s: s.memory)
             fullest.drop(next(iter(fullest.objects)))
 
-    # --- stat ---------------------------------------------------------------------------------
-    def group_stat(self, partition: str, name: str, row: dict) -> dict:
+    # --- counters ---------------------------------------------------------------------------
+    def group_counts(self, partition: str, name: str) -> GroupCounts:
         """``stat cachecontentgroup`` of one group."""
         state = self.groups.get((partition, name), GroupState())
-        return group_stat(name, row, state.hits, len(state.objects), state.memory, state.flushed)
+        return GroupCounts(state.hits, len(state.objects), state.memory, state.flushed)
 
-    def cache_stat(self, partition: str) -> dict:
+    def totals_counts(self, partition: str) -> CacheCounts:
         """``stat cache`` of one partition."""
         totals = self.totals_of(partition)
         groups = [s for (p, _), s in self.groups.items() if p == partition]
-        return cache_stat(totals.hits, totals.misses, totals.storable, totals.non_storable,
-                          sum(len(s.objects) for s in groups), sum(s.memory for s in groups))
-
-
-def group_stat(name: str, row: dict, hits=0, cells=0, memory=0, flushed=0) -> dict:
-    """``stat cachecontentgroup`` of one group: numbers as strings, memory in KB (maxmemory is
-    the group's memlimit). The lab answers 304s never, and keeps no marker objects."""
-    from adcml.lab.emulators.adc.dataplane.tables import value
-
-    return {"name": name, "groupnon304hit": str(hits), "group304hit": "0",
-            "totcell": str(cells), "totmarkercell": "0", "timesflushed": str(flushed),
-            "totmemory": str(math.ceil(memory / 1024)),
-            "maxmemory": str(value("cachecontentgroup", row, "memlimit") * 1024)}
-
-
-def cache_stat(hits=0, misses=0, storable=0, non_storable=0, cached=0, memory=0) -> dict:
-    """``stat cache`` of one partition (numbers as strings)."""
-    return {"cachetothits": str(hits), "cachetotmisses": str(misses),
-            "cachetotrequests": str(hits + misses), "cachetotnon304hits": str(hits),
-            "cachetot304hits": "0", "cachetotstoreablemisses": str(storable),
-            "cachetotnonstoreablemisses": str(non_storable), "cachenumcached": str(cached),
-            "cacheutilizedmemorykb": str(math.ceil(memory / 1024)),
-            "cachemaxmemorykb": str(LAB_MEMORY // 1024)}
+        return CacheCounts(totals.hits, totals.misses, totals.storable, totals.non_storable,
+                           sum(len(s.objects) for s in groups), sum(s.memory for s in groups))
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.dataplane.engine import DataPlane
+from adcml.lab.emulators.adc.dataplane.engine import DataPlane
 
 
 def status(plane: DataPlane) -> dict:
+    """Listeners, members, vservers not served and why, problems of the running config."""
     tables = plane.tables
     listeners = []
     for address, frontend in sorted(tables.frontends.items()):
@@ -36,8 +36,10 @@ def status(plane: DataPlane) -> dict:
     }
 
 
-def add_dataplane_routes(app: web.Application, plane: DataPlane) -> None:
+def status_handler(plane: DataPlane) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of ``GET /lab/dataplane`` for ``plane``."""
+
     async def get_status(request: web.Request) -> web.Response:
         return web.json_response(status(plane))
 
-    app.router.add_get("/lab/dataplane", get_status)
+    return get_status

@@ -24,81 +24,58 @@ import contextlib
 import functools
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from adcml.lab.emulators.adc.dataplane.access import AccessLog, AccessRecord
 from adcml.lab.emulators.adc.dataplane.balance import Balancer, Member
 from adcml.lab.emulators.adc.dataplane.cache import ObjectCache
+from adcml.lab.emulators.adc.dataplane.flow import Flow, answer
 from adcml.lab.emulators.adc.dataplane.health import Prober
 from adcml.lab.emulators.adc.dataplane.listeners import Listener
-from adcml.lab.emulators.adc.dataplane.proxy import (
-    IDEMPOTENT,
-    BackendError,
-    Forwarder,
-    forward_headers,
-    relay,
-)
-from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy
+from adcml.lab.emulators.adc.dataplane.proxy import IDEMPOTENT, BackendError, Forwarder, relay
+from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
 from adcml.lab.emulators.adc.dataplane.rules import RequestPolicies
 from adcml.lab.emulators.adc.dataplane.tables import CsSpec, LbSpec, Tables, VsKey, build_tables
-
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.backend import LabADC
+from adcml.lab.emulators.adc.models.store import ConfigStore
+from adcml.lab.emulators.adc.models.traffic import CacheCounts, GroupCounts, MemberKey, VsCounts
+from adcml.policy import evaluate, parse_rule
 
 log = logging.getLogger("adcml.lab.dataplane")
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = 16 * 1024 * 1024  # a larger request body is answered 413
 MAX_HOPS = 4  # backup vserver chains longer than this are cut (an appliance refuses loops)
 SURGE_WAIT = 10.0
 NO_MONITOR = "No monitor bound: UP (an appliance would probe with its default TCP monitor)."
-REASONS = {413: "Request Entity Too Large", 502: "Bad Gateway", 503: "Service Unavailable"}
-
-
-@dataclass
-class VsStats:
-    requests: int = 0
-    responses: int = 0
-    errors: int = 0  # answered by the lab itself (no member, member failed)
-    hits: Counter = field(default_factory=Counter)  # per CS policy (or default) taken
 
 
 @functools.lru_cache(maxsize=4096)
 def _compile_rule(text: str):
-    from adcml.policy import parse_rule
-
     return parse_rule(text)
 
 
-def _error(status: int, text: str | None = None) -> web.Response:
-    reason = REASONS.get(status, "Error")
-    return web.Response(status=status, text=text or f"{status} {reason}\n")
-
-
 class DataPlane:
-    """Carries traffic for the lab ADC's running config (``adcml lab-adc --data-plane``)."""
+    """Carries traffic for the running config in ``store`` (``adcml lab-adc --data-plane``), to
+    the addresses ``policy`` allows (loopback by default); its audit log goes to
+    ``<state_dir>/access.log`` when there is a state directory.
 
-    def __init__(self, lab: LabADC, policy: AddressPolicy | None = None):
-        from adcml.lab.emulators.adc.dataplane.state import install
+    It is also what the store observes traffic through (``models.traffic.Traffic``): monitored
+    states and counters for NITRO GETs and stat, while it runs (``observing``).
+    """
 
-        self.lab = lab
-        self.store = lab.store
+    def __init__(self, store: ConfigStore, state_dir: Path | None = None,
+                 policy: AddressPolicy | None = None):
+        self.store = store
         self.policy = policy or AddressPolicy()
-        self.passphrases: dict[tuple[str, str], str] = {}  # (partition, certkey) → passplain
         self.tables = Tables()
         self.members: dict[tuple, Member] = {}
         self.balancers: dict[VsKey, Balancer] = {}
         self.probers: dict[tuple, Prober] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.listen_errors: dict[tuple[str, int], str] = {}
-        self.stats: dict[tuple[str, str, str], VsStats] = {}
+        self.stats: dict[tuple[str, str, str], VsCounts] = {}
         self.forwarder = Forwarder(self.policy)
-        log_path = lab.state_dir / "access.log" if lab.state_dir else None
-        self.access = AccessLog(Path(log_path) if log_path else None)
+        self.access = AccessLog(Path(state_dir) / "access.log" if state_dir else None)
         self.running = False
         self.applied_generation = -1
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,7 +84,6 @@ class DataPlane:
         self._slot_freed = asyncio.Event()
         self.extras = RequestPolicies(self.policy)  # authentication, responder, rewrite, limits
         self.cache = ObjectCache()  # integrated caching: content groups' objects and counters
-        install(self)
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -175,8 +151,7 @@ class DataPlane:
         generation = self.store.generation
         try:
             problems = self.extras.rebuild(self.store)
-            tables = build_tables(self.store, self.policy, self.passphrases, _compile_rule,
-                                  self.extras.compile)
+            tables = build_tables(self.store, self.policy, _compile_rule, self.extras.compile)
             tables.problems[:0] = problems
         except Exception:
             log.exception("data plane: the running config could not be compiled; keeping the last")
@@ -273,12 +248,16 @@ class DataPlane:
         for address in set(self.listen_errors) - set(tables.frontends):
             del self.listen_errors[address]
 
-    # --- state for NITRO GETs and stat --------------------------------------------------------
-    def vstats(self, kind: str, partition: str, name: str) -> VsStats:
+    # --- what it observes (models.traffic.Traffic) -------------------------------------------
+    @property
+    def observing(self) -> bool:
+        return self.running
+
+    def vstats(self, kind: str, partition: str, name: str) -> VsCounts:
         key = (kind, partition, name)
         found = self.stats.get(key)
         if found is None:
-            found = self.stats[key] = VsStats()
+            found = self.stats[key] = VsCounts()
         return found
 
     def lb_state(self, partition: str, name: str) -> tuple[str, int, int]:
@@ -292,8 +271,20 @@ class DataPlane:
         up, total = balancer.health
         return ("UP" if up else "DOWN"), up, total
 
+    def group_members(self, partition: str, group: str) -> list[tuple[MemberKey, Member]]:
+        return [(k, m) for k, m in sorted(self.members.items()) if k[0] == partition and k[1] == group]
+
     def member(self, partition: str, group: str, server: str, port: int) -> Member | None:
         return self.members.get((partition, group, server, port))
+
+    def cache_group(self, partition: str, group: str) -> GroupCounts:
+        return self.cache.group_counts(partition, group)
+
+    def cache_totals(self, partition: str) -> CacheCounts:
+        return self.cache.totals_counts(partition)
+
+    def flush_cache(self, partition: str, group: str) -> None:
+        self.cache.flush(partition, group)
 
     # --- requests ---------------------------------------------------------------------------
     async def handle(self, address: tuple[str, int], request: web.BaseRequest) -> web.StreamResponse:
@@ -316,18 +307,19 @@ class DataPlane:
     async def _serve(self, frontend, request: web.BaseRequest, record: AccessRecord):
         if frontend is None:
             record.status = 503
-            return _error(503)
+            return answer(503)
         length = request.content_length
         if length is not None and length > MAX_BODY:
             record.status = 413
-            return _error(413)
+            return answer(413)
         if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await _read_body(request) if request.body_exists else b""
         if body is None:
             record.status = 413
-            return _error(413)
-        flow = Flow(self, request, body, record, frontend.partition)
+            return answer(413)
+        flow = Flow(request, body, record, frontend.partition, self.extras.authenticator,
+                    self.extras.limits, self.access)
         try:
             if frontend.kind == "csvserver":
                 response = await self._content_switch(flow, frontend.name)
@@ -485,8 +477,6 @@ async def _read_body(request: web.BaseRequest) -> bytes | None:
 
 
 def _evaluate(rule, ctx) -> bool:
-    from adcml.policy import evaluate
-
     try:
         return bool(evaluate(rule, ctx))
     except Exception:  # evaluation is documented not to raise; a lab bug must not be a 500
@@ -494,57 +484,4 @@ def _evaluate(rule, ctx) -> bool:
         return False
 
 
-class Flow:
-    """One request on its way through the data plane."""
-
-    __slots__ = ("plane", "request", "body", "record", "partition", "client_ip", "_ctx",
-                 "headers", "path", "user", "attributes", "touched", "lab_answered", "cache_bank")
-
-    def __init__(self, plane: DataPlane, request: web.BaseRequest, body: bytes,
-                 record: AccessRecord, partition: str):
-        self.plane = plane
-        self.request = request
-        self.body = body
-        self.record = record
-        self.partition = partition
-        self.client_ip = request.remote or ""
-        self._ctx = None
-        self.headers: CIMultiDict | None = None  # request headers as rewritten
-        self.path: str | None = None  # path and query as rewritten
-        self.user: str | None = None
-        self.attributes: dict[str, Any] = {}
-        self.touched: list[tuple[str, str]] = []
-        self.lab_answered = False
-        self.cache_bank = None  # the cache policies of the CS vserver the request came through
-
-    def error(self, status: int, note: str) -> web.Response:
-        """An answer from the lab itself (as an appliance answers when it cannot serve)."""
-        self.record.note = note
-        self.lab_answered = True
-        return _error(status)
-
-    def context(self):
-        """The RequestContext policies are evaluated against (built once, on first need)."""
-        if self._ctx is None:
-            from adcml.policy import RequestContext
-
-            request = self.request
-            headers = self.headers if self.headers is not None else request.headers
-            self._ctx = RequestContext(
-                method=request.method, url=self.path or request.raw_path, headers=headers,
-                client_ip=self.client_ip, user_attributes=self.attributes,
-                authenticated_user=self.user, body=self.body,
-                check_limit=self.plane.extras.check_limit_for(self),
-            )
-        return self._ctx
-
-    def invalidate(self) -> None:
-        """Headers or the user changed: rebuild the context on next use."""
-        self._ctx = None
-
-    def backend_headers(self, cipheader: str | None) -> CIMultiDict:
-        source = self.headers if self.headers is not None else self.request.headers
-        return forward_headers(source, self.client_ip, cipheader)
-
-
-__all__ = ["DataPlane", "UNREACHABLE"]
+__all__ = ["DataPlane"]

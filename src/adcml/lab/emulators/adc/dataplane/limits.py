@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from adcml.policy import evaluate
+
 log = logging.getLogger("adcml.lab.dataplane")
 MAX_BUCKETS = 100_000  # selector values kept; beyond this the oldest buckets are forgotten
 
@@ -68,8 +70,6 @@ class Limits:
         spec = self.specs.get((partition, name))
         if spec is None or spec.off:
             return False
-        from adcml.policy import evaluate
-
         values = tuple(_text(evaluate(expr, ctx)) for expr in spec.selector)
         key = (partition, name, values)
         now = time.monotonic()

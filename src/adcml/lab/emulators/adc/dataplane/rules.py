@@ -26,16 +26,15 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from adcml.lab.emulators.adc.dataplane.authn import Authenticator, AuthnSpec, OAuthSpec, TokenRejected
+from adcml.lab.emulators.adc.dataplane.flow import Flow
 from adcml.lab.emulators.adc.dataplane.limits import Limits
-
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.dataplane.engine import Flow
+from adcml.policy import evaluate, parse, parse_string_builder, render_string
 
 log = logging.getLogger("adcml.lab.dataplane")
 HEADER_TARGET = re.compile(r'^HTTP\.REQ\.HEADER\("([^"]+)"\)$', re.IGNORECASE)
@@ -69,11 +68,10 @@ class VsPolicies:
     rewrites: tuple[Bound, ...]
 
     async def on_request(self, flow: Flow) -> web.StreamResponse | None:
-        plane = flow.plane.extras
         if self.authn is not None and flow.user is None:
             ctx = flow.context()
             try:
-                identity = await plane.authenticator.authenticate(
+                identity = await flow.authenticator.authenticate(
                     self.authn, flow.request.headers.get("Authorization"), ctx)
             except TokenRejected as exc:
                 flow.record.note = f"authentication: {exc.reason}"
@@ -104,8 +102,6 @@ class VsPolicies:
 
 def walk(bindings: tuple[Bound, ...], flow: Flow):
     """Matching bindings in evaluation order, honouring gotopriorityexpression."""
-    from adcml.policy import evaluate
-
     i, n = 0, len(bindings)
     while i < n:
         bound = bindings[i]
@@ -126,14 +122,10 @@ def walk(bindings: tuple[Bound, ...], flow: Flow):
 def _audit(flow: Flow, bound: Bound) -> None:
     if bound.log is None:
         return
-    from adcml.policy import render_string
-
-    flow.plane.access.message(f"policy={bound.policy} message={render_string(bound.log, flow.context())}")
+    flow.access.message(f"policy={bound.policy} message={render_string(bound.log, flow.context())}")
 
 
 def _respond(flow: Flow, bound: Bound) -> web.StreamResponse | None:
-    from adcml.policy import render_string
-
     action = bound.action
     if action.kind in ("RESET", "DROP"):
         return _drop(flow)
@@ -180,8 +172,6 @@ def _drop(flow: Flow) -> web.Response:
 
 
 def _rewrite(flow: Flow, actions: list[Action]) -> web.StreamResponse | None:
-    from adcml.policy import render_string
-
     ctx = flow.context()  # values come from the request as received
     headers = CIMultiDict(flow.headers if flow.headers is not None else flow.request.headers)
     path = flow.path
@@ -220,19 +210,7 @@ class RequestPolicies:
         await self.authenticator.close()
 
     def rebuild(self, store) -> list[str]:
-        from adcml.policy import parse
-
         return self.limits.rebuild(store, parse)
-
-    def check_limit_for(self, flow: Flow):
-        limits = self.limits
-        if not limits.specs:
-            return None
-
-        def check(name: str) -> bool:
-            return limits.exceeded(flow.partition, name, flow._ctx)
-
-        return check
 
     # --- compile ---------------------------------------------------------------------------
     def compile(self, store, part, kind: str, row: dict, compile_rule) -> VsPolicies | None:
@@ -282,8 +260,6 @@ def _authn(part, row: dict, compile_rule) -> AuthnSpec | None:
 
 def _bindings(part, binding: str, policy_res: str, action_res: str, vserver: str, compile_rule,
               make_action) -> tuple[Bound, ...]:
-    from adcml.policy import parse_string_builder
-
     out = []
     for b in part.table(binding).values():
         if b["name"] != vserver or b.get("bindpoint", "REQUEST") != "REQUEST":
@@ -308,8 +284,6 @@ def _bindings(part, binding: str, policy_res: str, action_res: str, vserver: str
 
 
 def _responder_action(part, action_res: str, name: str) -> Action | None:
-    from adcml.policy import parse_string_builder
-
     if name.upper() in ("NOOP", "RESET", "DROP"):
         return Action(name.upper())
     row = part.table(action_res).get((name,))
@@ -324,8 +298,6 @@ def _responder_action(part, action_res: str, name: str) -> Action | None:
 
 
 def _rewrite_action(part, action_res: str, name: str) -> Action | None:
-    from adcml.policy import parse_string_builder
-
     if name.upper() in ("NOREWRITE", "RESET", "DROP"):
         return None if name.upper() == "NOREWRITE" else Action(name.upper())
     row = part.table(action_res).get((name,))

@@ -1,11 +1,10 @@
 """The running config compiled into routing tables: built once per config change, read per
 request.
 
-``build_tables`` is a pure function of the store (plus the passphrases the data plane keeps
-and a rule compiler): what listens where, which CS policies route where (in priority order,
-rules parsed), which members each LB vserver balances over, which monitors probe them, which
-cache policies each vserver has and the content groups' settings, and why a vserver is not
-served. Nothing here opens a socket.
+``build_tables`` is a pure function of the store (and a rule compiler): what listens where,
+which CS policies route where (in priority order, rules parsed), which members each LB vserver
+balances over, which monitors probe them, which cache policies each vserver has and the content
+groups' settings, and why a vserver is not served. Nothing here opens a socket.
 """
 
 from __future__ import annotations
@@ -19,21 +18,13 @@ from adcml.lab.emulators.adc.dataplane.cache import compile_bank, compile_groups
 from adcml.lab.emulators.adc.dataplane.health import MonitorSpec
 from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy
 from adcml.lab.emulators.adc.dataplane.tls import TlsSpec, tls_spec
-from adcml.resources import SCHEMA
+from adcml.lab.emulators.adc.models.partition import value
+from adcml.lab.emulators.adc.models.store import ConfigStore
+from adcml.lab.emulators.adc.models.traffic import MemberKey
 
 log = logging.getLogger("adcml.lab.dataplane")
 SERVED_TYPES = {"HTTP", "SSL"}
-MemberKey = tuple[str, str, str, int]  # partition, service group, server name, port
 VsKey = tuple[str, str]  # partition, vserver name
-
-
-def value(resource: str, row: dict, attr: str) -> Any:
-    """An attribute of a stored row, or the schema's default for it."""
-    found = row.get(attr)
-    if found is not None:
-        return found
-    spec = SCHEMA[resource].attr(attr)
-    return spec.default if spec is not None else None
 
 
 @dataclass(frozen=True)
@@ -124,7 +115,7 @@ class Tables:
 RuleCompiler = Callable[[str], Any]
 
 
-def build_tables(store, policy: AddressPolicy, passphrases: dict, compile_rule: RuleCompiler,
+def build_tables(store: ConfigStore, policy: AddressPolicy, compile_rule: RuleCompiler,
                  extras: Callable | None = None) -> Tables:
     """Compile every partition's running config. ``compile_rule`` parses a rule (raising on
     a syntax error); ``extras(store, part, kind, name, compile_rule)`` adds phase-2 policies."""
@@ -136,7 +127,7 @@ def build_tables(store, policy: AddressPolicy, passphrases: dict, compile_rule: 
             _lbvservers(tables, part, extras, store, compile_rule)
         if "CS" in features:
             _csvservers(tables, part, compile_rule, extras, store)
-        _frontends(tables, store, part, passphrases, policy)
+        _frontends(tables, store, part, policy)
     tables.cache_groups = compile_groups(store)
     return tables
 
@@ -251,7 +242,7 @@ def _cache(tables: Tables, store, part, kind: str, name: str, compile_rule):
     return compile_bank(part, kind, name, compile_rule, tables.problems)
 
 
-def _frontends(tables: Tables, store, part, passphrases: dict, policy: AddressPolicy) -> None:
+def _frontends(tables: Tables, store: ConfigStore, part, policy: AddressPolicy) -> None:
     features = store.features
     # CS vservers first: an address claimed twice goes to the content switch.
     for kind, feature in (("csvserver", "CS"), ("lbvserver", "LB")):
@@ -277,7 +268,7 @@ def _frontends(tables: Tables, store, part, passphrases: dict, policy: AddressPo
                 reason = f"{ip}:{port} is already served by {other.kind} {other.name}"
             tls = None
             if reason is None and servicetype == "SSL":
-                tls, reason = tls_spec(store, part, name, passphrases)
+                tls, reason = tls_spec(store, part, name)
             if reason is not None:
                 tables.skipped[key] = reason
                 continue

@@ -10,12 +10,13 @@ settings are set on the listening context in place, so they too apply to new con
 
 Private keys never touch the disk here: PEM goes to ``load_cert_chain`` through an anonymous
 in-memory file (``memfd``); where there is none, a temporary file holds the key encrypted with
-a one-time password. Passphrases of encrypted keys, which the lab's store drops once it has
-parsed a key, are kept in memory by the data plane (``passphrases``) for as long as it runs.
+a one-time password. Passphrases of encrypted keys are never in the config; the store keeps them in
+memory (``ConfigStore.passphrases``) for as long as the lab ADC runs.
 """
 
 from __future__ import annotations
 
+import _ssl
 import contextlib
 import ctypes
 import hashlib
@@ -31,7 +32,9 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from adcml.lab.emulators.adc.models.certificates import ssl_path
+from adcml.lab.emulators.adc.models.files import ssl_path
+from adcml.lab.emulators.adc.models.partition import value
+from adcml.lab.emulators.adc.models.store import ConfigStore
 
 log = logging.getLogger("adcml.lab.dataplane")
 VERSIONS = (
@@ -85,10 +88,8 @@ class TlsSpec:
         return self.versions, self.sesstimeout, self.sessreuse
 
 
-def tls_spec(store, part, vserver: str, passphrases: dict) -> tuple[TlsSpec | None, str | None]:
+def tls_spec(store: ConfigStore, part, vserver: str) -> tuple[TlsSpec | None, str | None]:
     """The TLS spec of SSL vserver ``vserver``, or (None, why it cannot be served)."""
-    from adcml.lab.emulators.adc.dataplane.tables import value
-
     sslvs = part.table("sslvserver").get((vserver,), {})
     source, row = "sslvserver", sslvs
     if sslvs.get("sslprofile"):
@@ -101,7 +102,7 @@ def tls_spec(store, part, vserver: str, passphrases: dict) -> tuple[TlsSpec | No
     for b in part.table("sslvserver_sslcertkey_binding").values():
         if b["vservername"] != vserver or b.get("ca"):
             continue
-        material, problem = _material(store, part, b["certkeyname"], passphrases)
+        material, problem = _material(store, part, b["certkeyname"])
         if problem:
             return None, problem
         if b.get("snicert"):
@@ -117,7 +118,7 @@ def tls_spec(store, part, vserver: str, passphrases: dict) -> tuple[TlsSpec | No
     return spec, None
 
 
-def _material(store, part, certkey: str, passphrases: dict) -> tuple[CertMaterial | None, str | None]:
+def _material(store: ConfigStore, part, certkey: str) -> tuple[CertMaterial | None, str | None]:
     row = part.table("sslcertkey").get((certkey,))
     if row is None:
         return None, f"cert-key {certkey} does not exist"
@@ -135,7 +136,7 @@ def _material(store, part, certkey: str, passphrases: dict) -> tuple[CertMateria
     key = store.files.read(ssl_path(row["key"]))
     if key is None:
         return None, f"cert-key {certkey}: key file {row['key']} is gone"
-    passphrase = passphrases.get((part.name, certkey))
+    passphrase = store.passphrases.get((part.name, certkey))
     if row.get("password") and passphrase is None:
         return None, (f"cert-key {certkey}: the key's passphrase is not known to the data plane "
                       "(it is kept in memory only; update the cert-key with passplain again)")
@@ -158,8 +159,6 @@ def _ctx_pointer(ctx: ssl.SSLContext) -> int | None:
 
 
 def _libssl():
-    import _ssl
-
     try:
         lib = ctypes.CDLL(_ssl.__file__)
         lib.SSL_CTX_set_timeout.argtypes = [ctypes.c_void_p, ctypes.c_long]

@@ -2,22 +2,24 @@
 
 The store handles every resource the same way; a Behaviour adds what one resource does
 differently on an appliance: objects that exist implicitly (an SSL vserver's sslvserver),
-implicit servers for members bound by IP, monitor units, singletons. The security and
-policy resources' behaviours live in ``adcml.lab.policies``, integrated caching's in
-``adcml.lab.caching``.
+implicit servers for members bound by IP, monitor units, singletons, and the states an
+appliance monitors (from ``store.observed`` while traffic is carried, else from the config).
+The security and policy resources' behaviours live in ``policies``, integrated caching's in
+``caching``, files' and certificates' in ``certificates``; ``registry`` says which resource
+has which.
+
+Behaviours are handed the store (``ConfigStore``) they belong to; they do not import it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from adcml.lab.emulators.adc.exceptions import NitroFault
+from adcml.lab.emulators.adc.models.partition import Partition, identity
 from adcml.resources import SCHEMA, ErrorCode, Resource
-
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.models.store import ConfigStore, Partition
 
 E = ErrorCode
 VERSION = "NetScaler NS14.1: Build 43.50.nc, Date: Oct 1 2026, 10:00:00   (64-bit) [adcml lab ADC]"
@@ -29,7 +31,7 @@ class Behaviour:
 
     exists_code = E.ALREADY_EXISTS
 
-    def seed(self, store: ConfigStore, part: Partition) -> None:
+    def seed(self, store, part: Partition) -> None:
         """Objects a fresh appliance already has."""
 
     def lookup(self, store, part, res: Resource, name: str, hints: dict) -> dict | None:
@@ -45,8 +47,6 @@ class Behaviour:
         """Check and complete ``obj`` before it is stored; raise NitroFault to refuse."""
 
     def insert(self, store, part, res: Resource, obj: dict) -> None:
-        from adcml.lab.emulators.adc.models.store import identity
-
         row = {k: v for k, v in obj.items() if not _write_only(res, k)}
         part.table(res.name)[identity(res, row)] = row
 
@@ -141,8 +141,18 @@ class Owner(Behaviour):
 
 
 class Vserver(Owner):
+    """An LB or CS vserver: UP when it has an enabled member (a CS vserver always), or as its
+    monitors say while traffic is carried (an LB vserver, with its ``health``)."""
+
     def computed(self, store, part, res, row):
-        if row.get("state", "ENABLED") == "DISABLED":
+        disabled = row.get("state", "ENABLED") == "DISABLED"
+        monitored = store.observed.lb_state(part.name, row["name"]) if res.name == "lbvserver" else None
+        if monitored is not None:
+            state, up, total = monitored
+            state = "OUT OF SERVICE" if disabled else state
+            return {"curstate": state, "effectivestate": state, "status": 1 if state == "UP" else 0,
+                    "health": str(up * 100 // total if total else 0)}
+        if disabled:
             state = "OUT OF SERVICE"
         elif res.name == "csvserver" or self._has_members(part, row[res.key]):
             state = "UP"
@@ -163,13 +173,27 @@ class Vserver(Owner):
 
 
 class ServiceGroup(Owner):
+    """A service group: its effective state follows its members' while traffic is carried."""
+
     def computed(self, store, part, res, row):
         enabled = row.get("state", "ENABLED") == "ENABLED"
-        return {
+        out = {
             "servicegroupeffectivestate": "UP" if enabled else "OUT OF SERVICE",
             "monstate": "ENABLED",
             "numofconnections": 0,
         }
+        members = store.observed.group_members(part.name, row["servicegroupname"]) if enabled else None
+        if members is not None:
+            states = {m.state for _, m in members}
+            if not members or states == {"UP"}:
+                effective = "UP" if members else "DOWN"
+            elif "UP" in states:
+                effective = "PARTIAL-UP"
+            else:
+                effective = "DOWN"
+            out.update(servicegroupeffectivestate=effective,
+                       numofconnections=sum(m.active for _, m in members))
+        return out
 
 
 class Server(Behaviour):
@@ -211,6 +235,10 @@ class Member(Behaviour):
         server = part.table("server").get((row["servername"],), {})
         up = row.get("state", "ENABLED") == "ENABLED" and server.get("state", "ENABLED") == "ENABLED"
         out = {"svrstate": "UP" if up else "OUT OF SERVICE"}
+        monitored = store.observed.member(part.name, row["servicegroupname"], row["servername"],
+                                          row["port"])
+        if monitored is not None:
+            out["svrstate"] = monitored.state
         if server.get("ipaddress"):
             out["ip"] = server["ipaddress"]
         return out
@@ -286,8 +314,6 @@ class NsFeature(Behaviour):
 
 class NsPartition(Behaviour):
     def insert(self, store, part, res, obj):
-        from adcml.lab.emulators.adc.models.store import Partition
-
         if part.name != "default":
             raise NitroFault(E.NOT_PERMITTED, "partitions are managed from the default partition")
         super().insert(store, part, res, obj)
@@ -300,30 +326,3 @@ class NsPartition(Behaviour):
 
 def now() -> str:
     return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime())
-
-
-def behaviours() -> dict[str, Behaviour]:
-    from adcml.lab.emulators.adc.models.caching import cache_behaviours
-    from adcml.lab.emulators.adc.models.certificates import CertKey, SystemFile
-    from adcml.lab.emulators.adc.models.policies import policy_behaviours
-
-    return {
-        "*": Behaviour(),
-        "lbvserver": Vserver("sslvserver"),
-        "csvserver": Vserver("sslvserver"),
-        "servicegroup": ServiceGroup("sslservicegroup"),
-        "sslvserver": ImplicitSsl("sslvserver", ("lbvserver", "csvserver", "authenticationvserver")),
-        "sslservicegroup": ImplicitSsl("sslservicegroup", ("servicegroup",)),
-        "server": Server(),
-        "servicegroup_servicegroupmember_binding": Member(),
-        "lbvserver_servicegroup_binding": GroupBinding(),
-        "lbmonitor": Monitor(),
-        "nsconfig": NsConfig(),
-        "nsversion": NsVersion(),
-        "nsfeature": NsFeature(),
-        "nspartition": NsPartition(),
-        "systemfile": SystemFile(),
-        "sslcertkey": CertKey(),
-        **policy_behaviours(),
-        **cache_behaviours(),
-    }

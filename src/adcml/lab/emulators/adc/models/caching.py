@@ -15,6 +15,7 @@ from adcml.resources.catalog_cache import BUILTIN_GROUPS, EXPIRY_ATTRS, MAX_INVA
 
 E = ErrorCode
 GROUPS = "cachecontentgroup"
+LAB_MEMORY = 256 * 1024 * 1024  # bytes the lab's cache may hold in all (cachemaxmemorykb)
 
 
 class ContentGroup(Behaviour):

@@ -1,8 +1,5 @@
-"""Files and certificates: systemfile uploads kept on disk, sslcertkey parsed from them.
-
-A real appliance keeps /nsconfig/ssl on its disk: an uploaded file survives a reboot whether
-or not the config was saved. The lab keeps files under ``<state-dir>/files`` likewise.
-"""
+"""Files and certificates: systemfile uploads (kept in ``files.FileStore``), and sslcertkey
+parsed from them."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ import base64
 import binascii
 import datetime as dt
 import posixpath
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -18,40 +14,11 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from adcml.lab.emulators.adc.exceptions import NitroFault
 from adcml.lab.emulators.adc.models.behaviours import Behaviour
+from adcml.lab.emulators.adc.models.files import ssl_path
 from adcml.resources import ErrorCode
 
 E = ErrorCode
 MAX_FILE = 2 * 1024 * 1024
-SSL_DIR = "/nsconfig/ssl/"
-
-
-class FileStore:
-    """The appliance's file system, as far as systemfile reaches: absolute path → bytes."""
-
-    def __init__(self, root: Path | None):
-        self.root = root
-        self.files: dict[str, bytes] = {}
-        if root is not None:
-            for path in root.rglob("*"):
-                if path.is_file():
-                    self.files["/" + path.relative_to(root).as_posix()] = path.read_bytes()
-
-    def write(self, path: str, data: bytes) -> None:
-        self.files[path] = data
-        if self.root is not None:
-            target = self.root / path.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(target.suffix + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-
-    def delete(self, path: str) -> None:
-        self.files.pop(path, None)
-        if self.root is not None:
-            (self.root / path.lstrip("/")).unlink(missing_ok=True)
-
-    def read(self, path: str) -> bytes | None:
-        return self.files.get(path)
 
 
 def location(value: str) -> str:
@@ -59,10 +26,6 @@ def location(value: str) -> str:
     if not value.startswith("/") or ".." in value.split("/"):
         raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"filelocation, {value}: must be an absolute path")
     return posixpath.normpath(value).rstrip("/") + "/"
-
-
-def ssl_path(name: str) -> str:
-    return name if name.startswith("/") else SSL_DIR + name
 
 
 class SystemFile(Behaviour):
@@ -137,13 +100,15 @@ def _names(cert: x509.Certificate) -> set[str]:
 
 
 class CertKey(Behaviour):
-    """sslcertkey: the certificate and key are read from uploaded files and must match."""
+    """sslcertkey: the certificate and key are read from uploaded files and must match. The
+    passphrase of an encrypted key (``passplain``) is never stored in the config: the store
+    keeps it in memory (``passphrases``) for the data plane, which must load the key."""
 
     def prepare_add(self, store, part, res, obj):
         obj["_info"] = self._load(store, obj)
 
     def insert(self, store, part, res, obj):
-        obj.pop("passplain", None)
+        _remember(store, part, obj["certkey"], obj.pop("passplain", None))
         super().insert(store, part, res, obj)
 
     @staticmethod
@@ -239,6 +204,7 @@ class CertKey(Behaviour):
                 row[key] = candidate[key]
         row["password"] = candidate.get("password", False)
         row["_info"] = info
+        _remember(store, part, row["certkey"], body.get("passplain"))
 
     def link(self, store, part, res, body: dict) -> None:
         row = part.table(res.name).get((body["certkey"],))
@@ -268,10 +234,19 @@ class CertKey(Behaviour):
 
     def remove(self, store, part, res, row):
         super().remove(store, part, res, row)
+        _remember(store, part, row["certkey"], None)
         if row.get("deletecertkeyfilesonremoval") == "YES":
             for key in ("cert", "key"):
                 if row.get(key):
                     store.files.delete(ssl_path(row[key]))
+
+
+def _remember(store, part, certkey: str, passphrase: str | None) -> None:
+    key = (part.name, certkey)
+    if passphrase:
+        store.passphrases[key] = passphrase
+    else:
+        store.passphrases.pop(key, None)
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

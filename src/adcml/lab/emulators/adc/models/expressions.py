@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from adcml.lab.emulators.adc.exceptions import NitroFault, schema_faults
+from adcml.lab.emulators.adc.models.partition import Partition
 from adcml.resources import SCHEMA, ErrorCode, Resource, check
 from adcml.resources.model import Syntax
-
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.models.store import ConfigStore, Partition
 
 E = ErrorCode
 LIMIT_CALL = re.compile(r'SYS\s*\.\s*CHECK_LIMIT\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)', re.IGNORECASE)
@@ -34,7 +32,7 @@ def check_text(attr: str, syntax: Syntax, text: str) -> None:
         check.check_text(attr, syntax, text)
 
 
-def check_object(store: ConfigStore, part: Partition, res: Resource, obj: dict) -> None:
+def check_object(part: Partition, res: Resource, obj: dict) -> None:
     """Check (and canonicalise) every expression attribute of ``obj``, a coerced body, and
     that each limit identifier a rule calls exists."""
     with schema_faults():
@@ -56,7 +54,7 @@ def limits_in(value: Any) -> set[str]:
     return {m.group(1) for text in texts if isinstance(text, str) for m in LIMIT_CALL.finditer(text)}
 
 
-def limit_users(store: ConfigStore, part: Partition, name: str) -> Iterator[str]:
+def limit_users(part: Partition, name: str) -> Iterator[str]:
     """``<resource> <name>`` of each object whose rules call SYS.CHECK_LIMIT(name)."""
     for res in SCHEMA.values():
         rules = [a.name for a in res.attrs if a.syntax is Syntax.RULE]

@@ -7,7 +7,8 @@ An appliance disables a single member with the service group's own action, namin
                       "graceful": "YES", "delay": 30}}
 
 (``enable`` takes the same three keys). The member binding's ``state`` becomes DISABLED: no new
-request goes to it, and requests already sent to it finish. Its statistics come from
+request goes to it, and requests already sent to it finish. Its statistics
+(``stats.member_rows``) come from
 ``GET /nitro/v1/stat/servicegroupmember?args=servicegroupname:G,servername:S,port:P``, whose
 ``curclntconnections`` says how many are still in flight; ``state`` reads GOING OUT OF SERVICE
 until they are done, then OUT OF SERVICE.
@@ -15,15 +16,13 @@ until they are done, then OUT OF SERVICE.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from adcml.lab.emulators.adc.exceptions import NitroFault
+from adcml.lab.emulators.adc.models.partition import Partition
+from adcml.lab.emulators.adc.models.store import ConfigStore
 from adcml.resources import SCHEMA, ErrorCode
 from adcml.resources.values import BadValue, canonical
-
-if TYPE_CHECKING:
-    from adcml.lab.emulators.adc.dataplane.engine import DataPlane
-    from adcml.lab.emulators.adc.models.store import ConfigStore
 
 E = ErrorCode
 GROUP = SCHEMA["servicegroup"]
@@ -52,16 +51,16 @@ def check_drain_options(payload: dict) -> None:
         raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"graceful, {graceful}: expected YES or NO")
 
 
-def set_member_state(store: ConfigStore, part, action: str, payload: dict) -> None:
+def set_member_state(store: ConfigStore, part: Partition, action: str, payload: dict) -> None:
     """``servicegroup?action=enable|disable`` naming ``servername`` and ``port``."""
     allowed = {GROUP.key} | ACTION_KEYS[action]
     for key in payload:
         if key not in allowed:
             raise NitroFault(E.INVALID_ARGUMENT, key)
     check_drain_options(payload)
-    group = _value(GROUP.attr(GROUP.key), payload.get(GROUP.key), GROUP.key)
-    server = _value(MEMBER.attr("servername"), payload.get("servername"), "servername")
-    port = _value(MEMBER.attr("port"), payload.get("port"), "port")
+    group = member_value(GROUP.attr(GROUP.key), payload.get(GROUP.key), GROUP.key)
+    server = member_value(MEMBER.attr("servername"), payload.get("servername"), "servername")
+    port = member_value(MEMBER.attr("port"), payload.get("port"), "port")
     if store.behaviour(GROUP).lookup(store, part, GROUP, group, {}) is None:
         raise NitroFault(GROUP.missing, f"servicegroupname, {group}", status=404)
     row = part.table(MEMBER.name).get((group, server, port))
@@ -72,57 +71,11 @@ def set_member_state(store: ConfigStore, part, action: str, payload: dict) -> No
     store.changed = True
 
 
-def _value(attr, value: Any, name: str) -> Any:
+def member_value(attr, value: Any, name: str) -> Any:
+    """``value`` of request key ``name`` as a canonical value of ``attr`` (1095 / 1097)."""
     if value is None:
         raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, name)
     try:
         return canonical(attr, value)
     except BadValue as exc:
         raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{name}, {value}: {exc}") from None
-
-
-def member_stats(plane: DataPlane | None, store: ConfigStore, part, name: str | None,
-                 args: dict[str, str]) -> list[dict]:
-    """``stat/servicegroupmember``: the members of one group (``servicegroupname``, as an arg
-    or the name in the path), narrowed to one by ``servername`` or ``ip`` and ``port``."""
-    for key in args:
-        if key.lower() not in ("servicegroupname", "servername", "ip", "port"):
-            raise NitroFault(E.INVALID_ARGUMENT, key)
-    args = {k.lower(): v for k, v in args.items()}
-    group = name or args.get("servicegroupname")
-    if group is None:
-        raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "servicegroupname")
-    if "servername" in args and "ip" in args:
-        raise NitroFault(E.BOTH_SPECIFIED, "ip, servername")
-    who = args.get("servername") or args.get("ip")
-    port = _value(MEMBER.attr("port"), args["port"], "port") if "port" in args else None
-    if (who is None) != (port is None):
-        raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, "port" if port is None else "servername")
-    if store.behaviour(GROUP).lookup(store, part, GROUP, group, {}) is None:
-        raise NitroFault(GROUP.missing, f"servicegroupname, {group}", status=404)
-    servers = part.table("server")
-    grow = part.table("servicegroup").get((group,), {})
-    out = []
-    for row in part.table(MEMBER.name).values():
-        if row["servicegroupname"] != group:
-            continue
-        ip = servers.get((row["servername"],), {}).get("ipaddress")
-        if who is not None and (who not in (row["servername"], ip) or row["port"] != port):
-            continue
-        live = plane.member(part.name, group, row["servername"], row["port"]) if (
-            plane is not None and plane.running) else None
-        if live is not None:
-            state, active, requests = live.state, live.active, live.requests
-        else:  # no data plane: the configured state, and no traffic
-            enabled = row.get("state", "ENABLED") == "ENABLED"
-            state, active, requests = ("UP" if enabled else "OUT OF SERVICE"), 0, 0
-        out.append({
-            "servicegroupname": group, "primaryipaddress": ip or "0.0.0.0",
-            "primaryport": row["port"], "servicetype": grow.get("servicetype", "HTTP"),
-            "state": state, "totalrequests": str(requests), "totalresponses": str(requests - active),
-            "curclntconnections": str(active), "cursrvrconnections": str(active), "surgecount": "0",
-        })
-    if who is not None and not out:
-        raise NitroFault(MEMBER.missing, f"servername, {who}, port, {port}: not a member of {group}",
-                         status=404)
-    return out

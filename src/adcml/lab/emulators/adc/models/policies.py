@@ -2,7 +2,7 @@
 vservers, rewrite and responder actions (whose required attributes depend on their type),
 policy bindings that invoke labels, limit identifiers and stream selectors.
 
-Expression syntax is checked for every resource alike (``adcml.lab.expressions``).
+Expression syntax is checked for every resource alike (``expressions``).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class LimitIdentifier(Behaviour):
     def check_delete(self, store, part, res, row, args):
         super().check_delete(store, part, res, row, args)
         name = row[res.key]
-        for user in limit_users(store, part, name):
+        for user in limit_users(part, name):
             raise NitroFault(res.in_use, f"{res.key}, {name}: used by {user}")
 
 

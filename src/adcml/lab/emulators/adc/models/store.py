@@ -8,33 +8,27 @@ loop thread, so no method is ever interleaved with another.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from adcml.lab.emulators.adc.exceptions import NitroFault, schema_faults
 from adcml.lab.emulators.adc.models.expressions import check_object as check_expressions
-from adcml.resources import SCHEMA, ErrorCode, Resource, ResourceKind, UnknownResource, check, schema
+from adcml.lab.emulators.adc.models.files import FileStore
+from adcml.lab.emulators.adc.models.partition import Partition, identity
+from adcml.lab.emulators.adc.models.traffic import NO_TRAFFIC, Traffic
+from adcml.resources import (
+    SCHEMA,
+    ErrorCode,
+    Resource,
+    ResourceKind,
+    UnknownResource,
+    bindings_of,
+    check,
+    schema,
+)
 from adcml.resources.values import BadValue, canonical, wire
 
 E = ErrorCode
-
-
-@dataclass
-class Partition:
-    """One admin partition's running config: resource name → identity tuple → attributes."""
-
-    name: str
-    objects: dict[str, dict[tuple, dict]] = field(default_factory=dict)
-
-    def table(self, resource: str) -> dict[tuple, dict]:
-        return self.objects.setdefault(resource, {})
-
-    def find(self, resource: str, name: str) -> dict | None:
-        return self.table(resource).get((name,))
-
-    def dump(self) -> dict:
-        return {res: list(rows.values()) for res, rows in self.objects.items() if rows}
 
 
 def resource_for(name: str) -> Resource:
@@ -42,10 +36,6 @@ def resource_for(name: str) -> Resource:
         return schema(name)
     except UnknownResource:
         raise NitroFault(E.INVALID_OBJECT_NAME, name, status=400) from None
-
-
-def identity(res: Resource, obj: dict) -> tuple:
-    return tuple(obj.get(a) for a in res.identity)
 
 
 def coerce(res: Resource, body: Any, *, adding: bool) -> dict:
@@ -91,17 +81,32 @@ def delete_args(res: Resource, args: dict[str, str]) -> dict[str, Any]:
 
 
 class ConfigStore:
-    """Running configuration of the lab ADC, with the behaviours of special resources."""
+    """Running configuration of the lab ADC, with the behaviours of special resources.
 
-    def __init__(self, behaviours: dict[str, Any], files: Any) -> None:
+    ``traffic`` is what observes the traffic this config describes (the lab ADC registers its
+    data plane there when it builds one); behaviours and statistics read it as ``observed``.
+    """
+
+    def __init__(self, behaviours: dict[str, Any], files: FileStore) -> None:
         self.behaviours = behaviours
         self.files = files
         self.partitions: dict[str, Partition] = {}
         self.features: set[str] = set()
+        # Passphrases of encrypted keys, which the config keeps in memory only (never saved,
+        # never returned): the data plane needs them to load the keys. (partition, certkey) →
+        # passplain.
+        self.passphrases: dict[tuple[str, str], str] = {}
+        self.traffic: Traffic = NO_TRAFFIC
         self.generation = 0  # bumped by every write (see ``changed``)
-        self.listeners: list = []  # callables told of every write (the lab's data plane)
+        self.listeners: list[Callable[[], None]] = []  # told of every write (the data plane)
         self.changed = False
         self.reset()
+
+    @property
+    def observed(self) -> Traffic:
+        """The registered traffic while it is carried, else ``NO_TRAFFIC`` (answers from the
+        config alone, as on a lab ADC without a data plane)."""
+        return self.traffic if self.traffic.observing else NO_TRAFFIC
 
     @property
     def changed(self) -> bool:
@@ -206,8 +211,6 @@ class ConfigStore:
 
     def bindings(self, part: Partition, parent: Resource, name: str | None) -> list[dict]:
         """The ``<parent>_binding`` aggregate: per parent object, its bindings by type."""
-        from adcml.resources import bindings_of
-
         names = [name] if name is not None else [
             r[parent.key] for r in self.iter_objects(part, parent)
         ]
@@ -236,7 +239,7 @@ class ConfigStore:
         if res.kind in (ResourceKind.IMPLICIT, ResourceKind.SINGLETON):
             raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be added", status=599)
         obj = coerce(res, body, adding=True)
-        check_expressions(self, part, res, obj)
+        check_expressions(part, res, obj)
         behaviour = self.behaviour(res)
         existing = behaviour.lookup(self, part, res, obj[res.key], obj)
         if existing is not None:
@@ -254,7 +257,7 @@ class ConfigStore:
         obj = coerce(res, body, adding=True)
         behaviour = self.behaviour(res)
         self.require_parent(part, res, obj[res.key])
-        check_expressions(self, part, res, obj)
+        check_expressions(part, res, obj)
         behaviour.prepare_add(self, part, res, obj)
         self.check_references(part, res, obj, skip=(res.key,))
         table = part.table(res.name)
@@ -277,7 +280,7 @@ class ConfigStore:
         row = behaviour.lookup(self, part, res, name, changes)
         if row is None:
             raise NitroFault(res.missing, f"{res.key}, {name}", status=404)
-        check_expressions(self, part, res, changes)
+        check_expressions(part, res, changes)
         for key, value in changes.items():
             attr = res.attr(key)
             if key == res.key or attr is None:

@@ -27,7 +27,9 @@ from process_kit import ADCML, adcml, alive, processes_mentioning
 
 from adcml.gateway import converge, load_spec
 from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy
-from adcml.lab.orchestrator.hosts import TestHosts, TestHostsError, created_networks, networks_in_use
+from adcml.lab.orchestrator.errors import TestHostsError
+from adcml.lab.orchestrator.hosts import TestHosts, created_networks
+from adcml.lab.orchestrator.netns import networks_in_use
 from adcml.nitro import NitroClient
 
 pytestmark = [pytest.mark.slow,

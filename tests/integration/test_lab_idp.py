@@ -23,7 +23,8 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from adcml.lab.services.idp import DEFAULT_AUDIENCE, LabIdP, LabIdPClient
+from adcml.lab.services.idp import LabIdP
+from adcml.lab.services.idp_client import DEFAULT_AUDIENCE, LabIdPClient
 
 # authlib (inside the provider) warns about its own deprecated APIs from the server thread.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -17,7 +17,7 @@ from ansible_harness import HOST, REPO, AnsibleProject
 from dataplane_kit import free_port
 from process_kit import adcml, alive
 
-from adcml.lab.orchestrator.lifecycle import LAB_BACKEND_TOKEN
+from adcml.lab.orchestrator.layout import LAB_BACKEND_TOKEN
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adcml.lab.orchestrator import wheelhouse
-from adcml.lab.orchestrator.lifecycle import LabError
+from adcml.lab.orchestrator.errors import LabError
 
 ROOT = wheelhouse.project_root()
 

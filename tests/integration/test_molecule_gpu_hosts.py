@@ -19,7 +19,8 @@ import pytest
 from ansible_harness import BIN, REPO
 from test_molecule import ANSI, free_port, listening, molecule_env, stages_done
 
-from adcml.lab.orchestrator.hosts import TestHosts, networks_in_use
+from adcml.lab.orchestrator.hosts import TestHosts
+from adcml.lab.orchestrator.netns import networks_in_use
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="the scenario's test hosts need root (network "

@@ -47,7 +47,8 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
             raise click.BadParameter("needs --data-plane (it widens where the data plane may connect)",
                                      param_hint="--test-hosts")
         from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
-        from adcml.lab.orchestrator.hosts import TestHostsError, created_networks
+        from adcml.lab.orchestrator.errors import TestHostsError
+        from adcml.lab.orchestrator.hosts import created_networks
 
         policy = AddressPolicy()
         try:
@@ -89,7 +90,8 @@ LAB_DIR_OPT = click.option("--dir", "lab_dir", type=click.Path(file_okay=False, 
 
 
 def _lab(lab_dir: Path, **overrides):
-    from adcml.lab.orchestrator.lifecycle import Lab, LabError
+    from adcml.lab.orchestrator.errors import LabError
+    from adcml.lab.orchestrator.layout import Lab
 
     try:
         return Lab.open(lab_dir, **overrides)
@@ -119,7 +121,8 @@ def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name
            timeout) -> None:
     """Start the lab in the background (what already runs is left as it is), and, as root, the
     model-server hosts that playbooks/site.yml provisions."""
-    from adcml.lab.orchestrator.lifecycle import LabError, up
+    from adcml.lab.orchestrator.errors import LabError
+    from adcml.lab.orchestrator.lifecycle import up
 
     the_lab = _lab(lab_dir, nitro=nitro, nitro_tls=nitro_tls, idp=idp, backends=backends,
                    gateway=gateway, gateway_name=gateway_name,
@@ -134,7 +137,8 @@ def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name
 @LAB_DIR_OPT
 def lab_down(lab_dir: Path) -> None:
     """Stop the processes `adcml lab up` started (and nothing else)."""
-    from adcml.lab.orchestrator.lifecycle import LabError, down
+    from adcml.lab.orchestrator.errors import LabError
+    from adcml.lab.orchestrator.lifecycle import down
 
     try:
         down(_lab(lab_dir), echo=click.echo)
@@ -149,7 +153,8 @@ def lab_status(lab_dir: Path, as_json: bool) -> None:
     """What runs, pids, addresses, health; exit 1 unless all is up and healthy."""
     import json
 
-    from adcml.lab.orchestrator.lifecycle import LabError, render_status, status
+    from adcml.lab.orchestrator.errors import LabError
+    from adcml.lab.orchestrator.status import render_status, status
 
     try:
         report = status(_lab(lab_dir))
@@ -167,7 +172,8 @@ def lab_status(lab_dir: Path, as_json: bool) -> None:
 @click.option("--audience", default="adcml-lab", show_default=True)
 def lab_token(lab_dir: Path, user: str, groups: tuple[str, ...], audience: str) -> None:
     """Print an ID token (JWT) for USER from the lab IdP."""
-    from adcml.lab.orchestrator.lifecycle import LabError, token
+    from adcml.lab.orchestrator.errors import LabError
+    from adcml.lab.orchestrator.smoke import token
 
     try:
         click.echo(token(_lab(lab_dir), user, groups, audience))
@@ -184,7 +190,7 @@ def lab_token(lab_dir: Path, user: str, groups: tuple[str, ...], audience: str) 
 @click.option("--howto/--no-howto", default=True, help="Then print how to try the lab.")
 def lab_smoke(lab_dir: Path, url: str | None, ca_file: Path | None, user: str, howto: bool) -> None:
     """Check the gateway end to end: 401 without a token, 200 with one, 403 without the group."""
-    from adcml.lab.orchestrator import lifecycle as stack
+    from adcml.lab.orchestrator import smoke as stack
 
     the_lab = _lab(lab_dir)
     try:
@@ -201,7 +207,7 @@ def lab_wheelhouse(directory: Path) -> None:
     """Fill DIRECTORY with the wheels of this checkout's adcml[serve] and its dependencies, for
     hosts that reach no package index (the dependencies are reused until pyproject.toml changes)."""
     from adcml.lab.orchestrator import wheelhouse
-    from adcml.lab.orchestrator.lifecycle import LabError
+    from adcml.lab.orchestrator.errors import LabError
 
     try:
         wheelhouse.build(directory, echo=click.echo)
@@ -221,7 +227,8 @@ HOSTS_DIR_OPT = click.option("--dir", "hosts_dir", type=click.Path(file_okay=Fal
 
 
 def _test_hosts(hosts_dir: Path, **settings):
-    from adcml.lab.orchestrator.hosts import TestHosts, TestHostsError
+    from adcml.lab.orchestrator.errors import TestHostsError
+    from adcml.lab.orchestrator.hosts import TestHosts
 
     try:
         return TestHosts(hosts_dir, **settings)
@@ -243,7 +250,7 @@ def _test_hosts(hosts_dir: Path, **settings):
 def lab_hosts_up(names: tuple[str, ...], hosts_dir: Path, network: str | None, bridge: str | None,
                  group: str | None, timeout: float) -> None:
     """Start test hosts NAME... (those already running are left as they are)."""
-    from adcml.lab.orchestrator.hosts import TestHostsError
+    from adcml.lab.orchestrator.errors import TestHostsError
 
     hosts = _test_hosts(hosts_dir, network=network, bridge=bridge, group=group)
     try:
@@ -257,7 +264,7 @@ def lab_hosts_up(names: tuple[str, ...], hosts_dir: Path, network: str | None, b
 @HOSTS_DIR_OPT
 def lab_hosts_down(hosts_dir: Path) -> None:
     """Remove the test hosts and everything `up` created for them (and nothing else)."""
-    from adcml.lab.orchestrator.hosts import TestHostsError
+    from adcml.lab.orchestrator.errors import TestHostsError
 
     try:
         _test_hosts(hosts_dir).down(echo=click.echo)
@@ -272,7 +279,8 @@ def lab_hosts_status(hosts_dir: Path, as_json: bool) -> None:
     """Each host, its address and sshd pid, and whether ssh answers; exit 1 unless all do."""
     import json
 
-    from adcml.lab.orchestrator.hosts import TestHostsError, render_status
+    from adcml.lab.orchestrator.errors import TestHostsError
+    from adcml.lab.orchestrator.status import render_status
 
     try:
         report = _test_hosts(hosts_dir).status()

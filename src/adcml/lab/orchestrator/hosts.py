@@ -34,18 +34,19 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from adcml.lab.orchestrator.lifecycle import LabError, _proc_stat, log_tail
+from adcml.lab.orchestrator import netns
+from adcml.lab.orchestrator.errors import TestHostsError
+from adcml.lab.orchestrator.netns import MOUNTPOINT_MARK, SSH_PORT
+from adcml.lab.orchestrator.processes import log_tail, proc_stat
 
 DEFAULT_NETWORK = "10.231.0.0/24"
 DEFAULT_BRIDGE = "adcmlbr0"
@@ -54,7 +55,6 @@ FIRST_HOST = 11  # host addresses are network + 11, + 12, …; + 1 is the bridge
 SSHD = "/usr/sbin/sshd"
 PYTHON = "/usr/bin/python3.11"  # the hosts' Python: Ansible's interpreter, and the systemctl's
 SYSTEMCTL = "/usr/bin/systemctl"
-SSH_PORT = 22
 # Each host's own (empty at first) directory over each of these. /run holds the daemonless
 # systemctl's state (unit status files, notify socket) and sshd's privilege separation
 # directory; /var/log/journal the systemctl's per-unit logs. /opt itself stays shared: the
@@ -62,17 +62,10 @@ SSH_PORT = 22
 PRIVATE_PATHS = ("/opt/adcml", "/etc/adcml", "/etc/systemd/system", "/var/lib/adcml", "/var/log/adcml",
                  "/var/log/journal", "/run")
 PRIVATE_DIR = "private"  # <dir>/<name>/private/<path>: what the host sees at <path>
-MOUNTPOINT_MARK = "user.adcml.test-hosts"  # xattr on the mount points up had to make
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _BRIDGE = re.compile(r"[a-z][a-z0-9]{0,9}")  # + "-NNNN" for its veths: 15 characters at most
 _GROUP = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class TestHostsError(LabError):
-    """Test hosts could not be brought up, down or read (the message says why and what to do)."""
-
-    __test__ = False  # not a pytest test class
 
 
 @dataclass(frozen=True)
@@ -87,45 +80,7 @@ class Host:
     start: str | None = None  # that process's start time, so a recycled pid is never taken for it
 
 
-# --- small system helpers -------------------------------------------------------------------
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise TestHostsError(f"`{shlex.join(argv)}` failed (exit {proc.returncode}): "
-                             f"{(proc.stderr or proc.stdout).strip()}")
-    return proc
-
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return _run("ip", *args, check=check)
-
-
-def _link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
-
-
-def _namespace_exists(name: str) -> bool:
-    return Path("/run/netns", name).exists()
-
-
-def _namespace_pids(name: str) -> set[int]:
-    proc = _ip("netns", "pids", name, check=False)
-    return {int(p) for p in proc.stdout.split()} if proc.returncode == 0 else set()
-
-
-def _in_namespace(pid: int, namespace: str) -> bool:
-    try:
-        ns = os.stat(f"/proc/{pid}/ns/net")
-        mine = os.stat(Path("/run/netns", namespace))
-    except OSError:
-        return False
-    return (ns.st_dev, ns.st_ino) == (mine.st_dev, mine.st_ino)
-
-
-def _write_proc_sys(path: str, value: str) -> None:
-    Path("/proc/sys", path).write_text(value)
-
-
+# --- preconditions ---------------------------------------------------------------------------
 def _systemctl_script() -> Path:
     spec = importlib.util.find_spec("systemctl2.systemctl3")
     if spec is None or spec.origin is None:
@@ -134,25 +89,10 @@ def _systemctl_script() -> Path:
     return Path(spec.origin)
 
 
-def _require_root() -> None:
-    if not Path("/proc/self/ns/net").exists():
-        raise TestHostsError("test hosts need Linux network namespaces (/proc/self/ns/net)")
-    if os.geteuid() != 0:
-        raise TestHostsError("test hosts need root (network namespaces, a bridge, bind mounts): "
-                             "run this as root")
-    _require_tools([("ip", "iproute2")])
-
-
-def _require_tools(needs: Iterable[tuple[str, str]]) -> None:
-    for tool, package in needs:
-        if shutil.which(tool) is None:
-            raise TestHostsError(f"`{tool}` not found: apt-get install {package}")
-
-
 def preflight() -> None:
     """Raise TestHostsError naming what is missing for test hosts on this machine."""
-    _require_root()
-    _require_tools([("unshare", "util-linux"), ("mount", "mount"), ("ssh-keygen", "openssh-client"),
+    netns.require_root()
+    netns.require_tools([("unshare", "util-linux"), ("mount", "mount"), ("ssh-keygen", "openssh-client"),
                     ("ssh", "openssh-client"), ("hostname", "hostname")])
     if not os.access(SSHD, os.X_OK):
         raise TestHostsError(f"{SSHD} not found: apt-get install openssh-server (make setup "
@@ -173,19 +113,6 @@ def _check_network(network: str) -> ipaddress.IPv4Network:
         raise TestHostsError(f"network {network}: give a private IPv4 network from /20 to /28 "
                              f"(e.g. {DEFAULT_NETWORK}) that nothing else on this machine uses")
     return net
-
-
-def networks_in_use() -> list[tuple[str, ipaddress.IPv4Network]]:
-    """(interface, network) of every IPv4 address and non-default route on this machine."""
-    used = []
-    for link in json.loads(_ip("-j", "-4", "addr").stdout or "[]"):
-        for addr in link.get("addr_info", []):
-            used.append((link["ifname"], ipaddress.IPv4Network(f"{addr['local']}/{addr['prefixlen']}",
-                                                               strict=False)))
-    for route in json.loads(_ip("-j", "-4", "route").stdout or "[]"):
-        if route.get("dst") != "default":
-            used.append((route.get("dev", "?"), ipaddress.IPv4Network(route["dst"], strict=False)))
-    return used
 
 
 # --- the test hosts -------------------------------------------------------------------------
@@ -282,11 +209,11 @@ class TestHosts:
 
     def running(self, host: Host) -> bool:
         """Its namespace exists and its sshd (this very process) runs in it."""
-        if host.pid is None or not _namespace_exists(host.namespace):
+        if host.pid is None or not netns.namespace_exists(host.namespace):
             return False
-        stat = _proc_stat(host.pid)
+        stat = proc_stat(host.pid)
         return (stat is not None and stat[0] not in "ZX" and stat[1] == host.start
-                and _in_namespace(host.pid, host.namespace))
+                and netns.in_namespace(host.pid, host.namespace))
 
     # --- up -------------------------------------------------------------------------------------
     def up(self, names: Sequence[str], timeout: float = 15.0,
@@ -343,25 +270,25 @@ class TestHosts:
 
     def _ensure_bridge(self) -> None:
         """Create the bridge unless ours exists."""
-        if _link_exists(self.bridge):
+        if netns.link_exists(self.bridge):
             if self.bridge_created == self.bridge:
                 return
             raise TestHostsError(f"a network interface named {self.bridge} exists and the test hosts in "
                                  f"{self.dir} did not create it; choose another bridge (--bridge)")
-        for link, used in networks_in_use():
+        for link, used in netns.networks_in_use():
             if used.overlaps(self.network):
                 raise TestHostsError(f"network {self.network} overlaps {used} on {link}; choose "
                                      "another (--network)")
-        _ip("link", "add", self.bridge, "type", "bridge")
+        netns.ip("link", "add", self.bridge, "type", "bridge")
         self._state["bridge_created"] = self.bridge
         self._save()
         # Belt and braces with no route out of the hosts: nothing arriving on the bridge is
         # forwarded elsewhere, whatever a host's root does to its routes; no IPv6 chatter.
-        _write_proc_sys(f"net/ipv4/conf/{self.bridge}/forwarding", "0")
+        netns.write_proc_sys(f"net/ipv4/conf/{self.bridge}/forwarding", "0")
         with contextlib.suppress(FileNotFoundError):  # a kernel without IPv6
-            _write_proc_sys(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
-        _ip("addr", "add", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)
-        _ip("link", "set", self.bridge, "up")
+            netns.write_proc_sys(f"net/ipv6/conf/{self.bridge}/disable_ipv6", "1")
+        netns.ip("addr", "add", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)
+        netns.ip("link", "set", self.bridge, "up")
 
     @property
     def bridge_created(self) -> str | None:
@@ -371,19 +298,19 @@ class TestHosts:
     def _remove_shared(self, echo: Callable[[str], None]) -> None:
         """Once no host is left: the bridge, the mount points, and the files naming the hosts."""
         if self.bridge_created:
-            if _link_exists(self.bridge_created):
-                _ip("link", "del", self.bridge_created)
+            if netns.link_exists(self.bridge_created):
+                netns.ip("link", "del", self.bridge_created)
             echo(f"bridge {self.bridge_created} removed")
-        made = [p for p in PRIVATE_PATHS if p in self._state.get("mountpoints", []) or _marked(p)]
+        made = [p for p in PRIVATE_PATHS if p in self._state.get("mountpoints", []) or netns.marked(p)]
         for path in made:
-            echo(f"mount point {path}: {_remove_mountpoint(path)}")
+            echo(f"mount point {path}: {netns.remove_mountpoint(path)}")
         for path in (self.state_file, self.inventory, self.known_hosts):
             path.unlink(missing_ok=True)
         self._state = {}
 
     def _ensure_client_key(self) -> None:
         if not self.client_key.exists():
-            _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"adcml test hosts {self.dir}",
+            netns.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"adcml test hosts {self.dir}",
                  "-f", str(self.client_key))
 
     def _ensure_mountpoints(self) -> None:
@@ -425,24 +352,24 @@ class TestHosts:
         address = self._free_address()
         offset = int(ipaddress.IPv4Address(address)) - int(self.network.network_address)
         host = Host(name, address, f"{self.bridge}-{name}", f"{self.bridge}-{offset}")
-        if _namespace_exists(host.namespace):
+        if netns.namespace_exists(host.namespace):
             raise TestHostsError(f"a network namespace named {host.namespace} exists and the test "
                                  f"hosts in {self.dir} did not create it; it is left alone: remove it "
                                  "yourself (ip netns del) or choose another bridge or host name")
-        if _link_exists(host.veth):
+        if netns.link_exists(host.veth):
             raise TestHostsError(f"a network interface named {host.veth} exists and the test hosts in "
                                  f"{self.dir} did not create it; choose another bridge (--bridge)")
-        _ip("netns", "add", host.namespace)
+        netns.ip("netns", "add", host.namespace)
         self._record(host)
         # The MAC follows from the address: a host made anew at the same address is reached at
         # once, not after the neighbour caches of the machine and the other hosts expire.
         mac = "02:ad:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
-        _ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "address", mac,
+        netns.ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "address", mac,
             "netns", host.namespace)
-        _ip("link", "set", host.veth, "master", self.bridge, "up")
-        _ip("-n", host.namespace, "addr", "add", f"{address}/{self.network.prefixlen}", "dev", "eth0")
-        _ip("-n", host.namespace, "link", "set", "eth0", "up")
-        _ip("-n", host.namespace, "link", "set", "lo", "up")
+        netns.ip("link", "set", host.veth, "master", self.bridge, "up")
+        netns.ip("-n", host.namespace, "addr", "add", f"{address}/{self.network.prefixlen}", "dev", "eth0")
+        netns.ip("-n", host.namespace, "link", "set", "eth0", "up")
+        netns.ip("-n", host.namespace, "link", "set", "lo", "up")
         self._prepare_files(host)
         self._record(self._start_sshd(host))
 
@@ -457,7 +384,7 @@ class TestHosts:
         (run / "systemd" / "system").mkdir(parents=True)
         key = hdir / "ssh_host_ed25519_key"
         if not key.exists():
-            _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key))
+            netns.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key))
         (hdir / "sshd_config").write_text("\n".join([
             "# Written by adcml lab hosts up (docs/test-hosts.md).",
             f"ListenAddress {host.address}:{SSH_PORT}",
@@ -498,13 +425,13 @@ class TestHosts:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env={"PATH": HOST_PATH, "LANG": "C.UTF-8"}, start_new_session=True,
                                     close_fds=True)
-        stat = _proc_stat(proc.pid)
+        stat = proc_stat(proc.pid)
         return replace(host, pid=proc.pid, start=stat[1] if stat else None)
 
     def _wait_for_ssh(self, hosts: Sequence[Host], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         for host in hosts:
-            while not ssh_banner(host.address):
+            while not netns.ssh_banner(host.address):
                 if not self.running(host):
                     raise TestHostsError(f"the sshd of {host.name} exited while starting; the end of "
                                          f"{self.host_dir(host.name) / 'host.log'}:\n"
@@ -549,7 +476,7 @@ class TestHosts:
         """Remove everything ``up`` created here: every process in each host's namespace, the
         namespaces, veths and bridge, the hosts' private directories and the mount points made
         for them. Idempotent; leaves the keys and logs."""
-        _require_root()
+        netns.require_root()
         with self._locked():
             if not self._state:
                 echo(f"no test hosts recorded in {self.dir}")
@@ -560,13 +487,13 @@ class TestHosts:
 
     def _remove_host(self, host: Host) -> str:
         """Stop everything in its namespace, delete the namespace, its veth, its private paths."""
-        killed = _kill_all(host.namespace) if _namespace_exists(host.namespace) else 0
+        killed = netns.kill_all(host.namespace) if netns.namespace_exists(host.namespace) else 0
         # The veth first: deleting it takes its peer in the namespace at once, whereas the
         # interfaces of a deleted namespace go away asynchronously.
-        if _link_exists(host.veth):
-            _ip("link", "del", host.veth)
-        if _namespace_exists(host.namespace):
-            _ip("netns", "del", host.namespace)
+        if netns.link_exists(host.veth):
+            netns.ip("link", "del", host.veth)
+        if netns.namespace_exists(host.namespace):
+            netns.ip("netns", "del", host.namespace)
         shutil.rmtree(self.host_dir(host.name) / PRIVATE_DIR, ignore_errors=True)
         self._forget(host.name)
         return f"removed (namespace {host.namespace}, {killed} process(es) stopped)"
@@ -574,7 +501,7 @@ class TestHosts:
     # --- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Each recorded host: address, namespace, sshd pid, whether it runs and ssh answers."""
-        _require_root()
+        netns.require_root()
         rows = []
         for host in self.hosts():
             running = self.running(host)
@@ -593,86 +520,16 @@ class TestHosts:
         return proc.returncode == 0
 
 
-def ssh_banner(address: str, timeout: float = 1.0) -> bool:
-    """Whether an SSH server answers on ``address``:22."""
-    try:
-        with socket.create_connection((address, SSH_PORT), timeout=timeout) as sock:
-            return sock.recv(64).startswith(b"SSH-")
-    except OSError:
-        return False
-
-
-def _kill_all(namespace: str, grace: float = 5.0) -> int:
-    """Stop every process in ``namespace``: SIGTERM, then SIGKILL after ``grace`` seconds."""
-    seen: set[int] = set()
-    sig, deadline = signal.SIGTERM, time.monotonic() + grace
-    signalled: set[int] = set()
-    while pids := _namespace_pids(namespace):
-        if time.monotonic() > deadline:
-            if sig == signal.SIGKILL:
-                raise TestHostsError(f"processes {sorted(pids)} in namespace {namespace} survive "
-                                     "SIGKILL; the namespace is kept")
-            sig, deadline, signalled = signal.SIGKILL, time.monotonic() + grace, set()
-        for pid in pids - signalled:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        signalled |= pids
-        seen |= pids
-        time.sleep(0.02)
-    return len(seen)
-
-
-def _marked(path: str) -> bool:
-    try:
-        os.getxattr(path, MOUNTPOINT_MARK)
-    except OSError:
-        return False
-    return True
-
-
-def _remove_mountpoint(path: str) -> str:
-    """Remove a mount point ``up`` made, unless something uses it: files in it, or a mount on it
-    in any mount namespace (other test hosts' sshd namespaces, say)."""
-    target = Path(path)
-    if not target.is_dir():
-        return "already gone"
-    if any(target.iterdir()):
-        return "kept (not empty)"
-    if path in _mount_points_anywhere():
-        return "kept (other test hosts still mount on it; their down removes it)"
-    target.rmdir()
-    return "removed"
-
-
-def _mount_points_anywhere() -> set[str]:
-    """Mount points of every mount namespace on the machine (one mountinfo read per namespace)."""
-    points: set[str] = set()
-    seen: set[tuple[int, int]] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ns = os.stat(entry / "ns" / "mnt")
-            if (ns.st_dev, ns.st_ino) in seen:
-                continue
-            seen.add((ns.st_dev, ns.st_ino))
-            text = (entry / "mountinfo").read_text()
-        except OSError:
-            continue
-        points.update(line.split()[4] for line in text.splitlines())
-    return points
-
-
 def created_networks(directory: Path | str) -> list[str]:
     """The networks the test hosts in ``directory`` created, for the lab ADC's AddressPolicy:
     only while they are up (their bridge, made by them, carries the network's first address)."""
-    _require_tools([("ip", "iproute2")])
+    netns.require_tools([("ip", "iproute2")])
     hosts = TestHosts(directory)
     bridge = hosts.bridge_created
     if not bridge:
         raise TestHostsError(f"no test hosts are up in {hosts.dir} (no {hosts.state_file} with a bridge); "
                              f"run `adcml lab hosts up NAME... --dir {hosts.dir}` first")
-    proc = _ip("-j", "-4", "addr", "show", "dev", bridge, check=False)
+    proc = netns.ip("-j", "-4", "addr", "show", "dev", bridge, check=False)
     links = json.loads(proc.stdout or "[]") if proc.returncode == 0 else []
     addresses = {f"{a['local']}/{a['prefixlen']}" for link in links for a in link.get("addr_info", [])}
     if f"{hosts.gateway}/{hosts.network.prefixlen}" not in addresses:
@@ -681,21 +538,5 @@ def created_networks(directory: Path | str) -> list[str]:
     return [str(hosts.network)]
 
 
-def render_status(report: dict[str, Any]) -> str:
-    head = ("HOST", "ADDRESS", "NAMESPACE", "SSHD PID", "STATE")
-    rows = [(r["name"], r["address"], r["namespace"], str(r["pid"] if r["running"] else "-"),
-             "ssh ok" if r["ssh"] else ("running, ssh does not answer" if r["running"] else "not running"))
-            for r in report["hosts"]]
-    widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
-    lines = [f"test hosts in {report['dir']}: network {report['network']}, bridge {report['bridge']}, "
-             f"inventory {report['inventory']} (group {report['group']})"]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-              for row in (head, *rows)]
-    if not rows:
-        lines.append("(none)")
-    return "\n".join(lines)
-
-
 __all__ = ["DEFAULT_BRIDGE", "DEFAULT_GROUP", "DEFAULT_NETWORK", "PRIVATE_PATHS", "Host", "TestHosts",
-           "TestHostsError", "created_networks", "networks_in_use", "preflight", "render_status",
-           "ssh_banner"]
+           "created_networks", "preflight"]

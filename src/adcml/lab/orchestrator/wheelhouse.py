@@ -27,7 +27,7 @@ from collections.abc import Callable
 from fnmatch import fnmatch
 from pathlib import Path
 
-from adcml.lab.orchestrator.lifecycle import LabError
+from adcml.lab.orchestrator.errors import LabError
 
 STAMP = ".built-for"
 VERSION = "VERSION"

@@ -5,7 +5,7 @@
 
 It starts, each in its own process, a small model-server stand-in (aiohttp, a JSON answer of
 ~80 bytes) on 127.0.5.1, ``adcml lab-adc --data-plane``, and (when installed) nginx; the lab IdP
-(``adcml.lab.idp.LabIdP``) runs on a thread of this process and is idle once the lab has its
+(``adcml.lab.services.idp.LabIdP``) runs on a thread of this process and is idle once the lab has its
 JWKS. The gateway converged onto the lab (``adcml.gateway.converge``) is the secure path:
 
 - an HTTPS frontend (TLS 1.2/1.3, a lab-CA certificate, RSA 2048) on a CS vserver;

@@ -92,7 +92,6 @@ class LabADC:
         self.controls.rules.clear()
         self.controls.counters.clear()
 
-    # --- sessions -----------------------------------------------------------------------------
     def partition(self, session: Session) -> Partition:
         """The admin partition ``session`` works in."""
         return self.store.partition(session.partition)
@@ -109,6 +108,7 @@ class LabADC:
 
     # --- writes -----------------------------------------------------------------------------
     def delete(self, part: Partition, resource: str, name: str | None, args: dict[str, str]) -> None:
+        """Remove object ``name`` (or unbind, per the ``args``)."""
         res = resource_for(resource)
         if name is None:
             raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, res.key)

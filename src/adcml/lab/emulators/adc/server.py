@@ -1,6 +1,6 @@
-"""``LabServer``: one ``LabADC`` served over HTTP (and HTTPS for NITRO), on an event loop in a
-thread (tests) or in the foreground (``adcml lab-adc``, ``serve_forever``). With a data plane,
-it starts and stops the data plane with the server."""
+"""``LabServer``: one ``LabADC`` served over HTTP (and HTTPS, with a management certificate), on
+an event loop in a thread (tests) or in the foreground (``adcml lab-adc``, ``serve_forever``).
+With a data plane, it starts and stops the data plane with the server."""
 
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from adcml.lab.server import LabADC, LabServer
-from adcml.lab.store import NAME_RE
 from adcml.resources import SCHEMA, ErrorCode, Kind
+from adcml.resources.check import NAME_RE
 from adcml.resources.values import canonical, wire
 
 KNOWN_CODES = {int(code) for code in ErrorCode}

@@ -105,11 +105,18 @@ def test_key_material_pasted_into_a_spec_is_never_echoed(tmp_path):
         assert KEY_BODY not in shown and "BEGIN PRIVATE KEY" not in shown
 
 
-def test_an_expression_the_spec_makes_too_long_says_which_value_to_change(tmp_path):
+def test_a_spec_file_that_is_not_text_says_so(tmp_path):
+    spec = tmp_path / "binary.yml"
+    spec.write_bytes(b"name: \xff\xfe\n")
+    ran = adcml("gateway", "plan", str(spec))
+    assert_reported(ran, "binary.yml", "utf-8", hint="check the file's path, that it can be read")
+
+
+def test_a_path_too_long_for_a_netscaler_expression_is_named_at_its_field(tmp_path):
     spec = copy.deepcopy(SPEC)
-    spec["pools"][0]["match"]["path_prefix"] = "/" + "v" * 300  # over NetScaler's 255-byte strings
+    spec["pools"][0]["match"]["path_prefix"] = "/" + "v" * 300  # a rule quotes at most 255 bytes
     ran = adcml("gateway", "render", str(write_spec(tmp_path, spec)))
-    assert_reported(ran, "policy expression", "255 bytes", hint="the expression quotes a value of the spec")
+    assert_reported(ran, "pools[0].match.path_prefix", "255", hint="fix the fields named above")
 
 
 # --- the connection to the ADC ------------------------------------------------------------------
@@ -156,8 +163,9 @@ def test_apply_that_stops_part_way_says_what_was_applied_then_a_rerun_completes(
 
     # The half-built gateway does not make a valid spec: gather says so, and what to do.
     gathered = adcml("gateway", "gather", "cli", env=env)
-    assert_reported(gathered, "the objects of gateway 'cli' on this ADC do not make a valid spec",
-                    "pools without match must be the default_pool", hint="an apply that stopped part-way")
+    assert_reported(gathered, "gateway cli: its live objects do not make a valid spec",
+                    "pools[0].match: a pool without match must be the default_pool",
+                    hint="an apply that stopped part-way")
 
     lab_adc.control("DELETE", "faults")
     assert adcml("gateway", "apply", spec, env=env).code == 0
@@ -181,6 +189,13 @@ def test_test_hosts_error_names_the_option_and_exits_1(tmp_path):
     ran = adcml("lab-adc", "--data-plane", "--test-hosts", str(tmp_path), "--listen",
                 f"127.0.0.1:{free_port()}")
     assert_reported(ran, "--test-hosts", "no test hosts are up in", "adcml lab hosts up")
+
+
+@pytest.mark.parametrize("command", [["lab", "status"], ["lab", "hosts", "status"]], ids=" ".join)
+def test_status_of_a_lab_that_is_not_up_is_a_report_and_exit_1(tmp_path, command):
+    ran = adcml(*command, "--dir", str(tmp_path / "empty"))  # reads the directory, probes nothing
+    assert ran.code == 1, ran.output
+    assert ran.stdout and "Error:" not in ran.output and "Traceback" not in ran.output
 
 
 # --- usage errors -------------------------------------------------------------------------------

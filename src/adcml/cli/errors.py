@@ -11,12 +11,15 @@ Every user or environment error becomes one message that names the problem, and 
 with what to do; ``-vv`` adds the traceback (with the exception chain) above it:
 
     exception                                  message starts with / hint
-    yaml.YAMLError                             not valid YAML (file, line) / fix the syntax there
-    gateway.SpecError(ValueError)              invalid gateway spec: <field path>: ... / fix them
+    yaml.YAMLError                             not valid YAML: <line> / fix the syntax there
+    gateway.SpecError(ValueError)              invalid gateway spec: <field path, or the file's
+                                               line>: ... / fix them (the YAML, the file)
+    gateway.GatherError(ValueError)            its own message / re-run apply with the spec
     engine.ObjectError(ValueError)             invalid NITRO object: <field>: ...
+    engine.KeptValueMissing(ValueError)        its own message / give the value itself
     engine.ApplyError                          apply stopped: ... + what was applied / the cause's
                                                hint, then re-run to complete
-    policy.ExpressionError(ValueError)         the spec makes an invalid expression / change the
+    policy.ExpressionError(ValueError)         an expression NetScaler would refuse / change the
                                                value it quotes
     nitro.SettingsError(ValueError)            NITRO connection settings / set NETSCALER_...
     nitro.NitroTransportError                  cannot reach the ADC / check NETSCALER_NSIP ...
@@ -27,7 +30,7 @@ with what to do; ``-vv`` adds the traceback (with the exception chain) above it:
     nitro.NitroError                           NITRO: ...
     lab.LabError(RuntimeError), TestHostsError the lab's own message (it says what to do)
     serve.SettingsError(ValueError)            --<option>: <problem> / adcml serve --help
-    serve.ServeError                           the model server's own message
+    serve.ServeError                           the model server: <its own message>
     OSError                                    <path>: <reason> / per errno (check the path, ...)
     anything else                              a bug: the traceback, always, then "internal error"
 
@@ -109,18 +112,36 @@ def describer_for(cls: type[BaseException]) -> Describe | None:
 
 
 def _yaml_error(exc: Any) -> Failure:
-    # Parsed from a file stream, the marks name the file and the line but quote none of it.
     return Failure("not valid YAML:\n  " + str(exc).replace("\n", "\n  "),
                    "fix the YAML syntax there (indentation, a missing ':' or a closing quote or "
                    "bracket)")
 
 
 def _spec_error(exc: Any) -> Failure:
-    return Failure(str(exc), "fix the fields named above; docs/gateway.md describes each one")
+    # adcml.gateway.load names a problem of the file itself "(file)", and one of its YAML
+    # "(line L, column C)" (or "(yaml)"); the others are field paths.
+    where = {path for path, _ in exc.problems}
+    if any(path.startswith(("(line ", "(yaml)")) for path in where):
+        hint = "fix the YAML syntax there (indentation, a missing ':', a closing quote or bracket)"
+    elif "(file)" in where:
+        hint = "check the file's path, that it can be read, and that it is UTF-8 text"
+    else:
+        hint = "fix the fields named above; docs/gateway.md describes each one"
+    return Failure(str(exc), hint)
+
+
+def _gather_error(exc: Any) -> Failure:
+    return Failure(str(exc), "an apply that stopped part-way, or a change by hand, leaves a gateway "
+                             "so: re-run `adcml gateway apply` with its spec to complete it "
+                             "(`adcml gateway plan` shows what differs)")
 
 
 def _object_error(exc: Any) -> Failure:
     return Failure(f"invalid NITRO object: {exc}", "fix the fields named above")
+
+
+def _kept_value_missing(exc: Any) -> Failure:
+    return Failure(str(exc), "give the value itself in place of the marker that keeps the live one")
 
 
 def _apply_error(exc: Any) -> Failure:
@@ -140,9 +161,9 @@ def _apply_error(exc: Any) -> Failure:
 
 
 def _expression_error(exc: Any) -> Failure:
-    return Failure(f"the spec makes a policy expression NetScaler would refuse: {exc}",
-                   "the expression quotes a value of the spec (a pool's match.path_prefix or "
-                   "match.host, a cache path): shorten or change that value")
+    return Failure(f"a policy expression NetScaler would refuse: {exc}",
+                   "the expression quotes a value of the input (a path, a host, a group): shorten "
+                   "or change that value")
 
 
 def _nitro_settings_error(exc: Any) -> Failure:
@@ -239,7 +260,9 @@ def _os_error(exc: OSError) -> Failure:
 _DESCRIBERS: dict[str, Describe] = {
     "yaml.error.YAMLError": _yaml_error,
     "adcml.gateway.spec.SpecError": _spec_error,
+    "adcml.gateway.names.GatherError": _gather_error,
     "adcml.engine.objects.ObjectError": _object_error,
+    "adcml.engine.objects.KeptValueMissing": _kept_value_missing,
     "adcml.engine.apply.ApplyError": _apply_error,
     "adcml.policy.errors.ExpressionError": _expression_error,
     "adcml.nitro.errors.SettingsError": _nitro_settings_error,

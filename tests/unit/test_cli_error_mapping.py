@@ -17,8 +17,8 @@ import adcml.nitro.errors as nitro_errors
 import adcml.serve.errors as serve_errors
 from adcml.cli import errors
 from adcml.cli.errors import ErrorReportingGroup, describer_for, scrub
-from adcml.engine import ApplyError, ObjectError
-from adcml.gateway import SpecError
+from adcml.engine import ApplyError, KeptValueMissing, ObjectError
+from adcml.gateway import GatherError, SpecError
 from adcml.lab.hosts import TestHostsError
 from adcml.lab.stack import LabError
 from adcml.policy import ExpressionError
@@ -32,7 +32,8 @@ def _classes(module, root: type) -> list[type]:
 USER_AND_ENVIRONMENT_ERRORS = [
     *_classes(nitro_errors, nitro_errors.NitroError),
     *_classes(serve_errors, serve_errors.ServeError),
-    SpecError, ObjectError, ApplyError, ExpressionError, LabError, TestHostsError,
+    SpecError, GatherError, ObjectError, KeptValueMissing, ApplyError, ExpressionError, LabError,
+    TestHostsError,
     yaml.YAMLError, yaml.scanner.ScannerError, OSError, FileNotFoundError, NotADirectoryError,
 ]
 

@@ -180,6 +180,14 @@ def test_lab_directory_that_cannot_be_made_names_the_path(tmp_path):
     assert_reported(ran, f"{state}: Not a directory", hint="a part of the path is a file")
 
 
+def test_lab_adc_on_an_address_in_use_says_so():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ran = adcml("lab-adc", "--listen", f"127.0.0.1:{taken.getsockname()[1]}")
+    assert_reported(ran, "address already in use", hint="another process uses that address")
+
+
 def test_lab_error_is_the_labs_own_message(tmp_path):
     ran = adcml("lab", "up", "--dir", str(tmp_path / "lab"), "--nitro", "nowhere", "--no-model-hosts")
     assert_reported(ran, "nitro 'nowhere': give HOST:PORT with an IPv4 loopback host")

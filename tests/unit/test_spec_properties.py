@@ -24,7 +24,7 @@ from adcml.resources import SCHEMA
 from adcml.secret import Secret, looks_like_key_material
 
 SECRETS = ("tok3n-VALUE", "cl13nt-s3cret", "pa55phrase")
-KEY_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
+KEY_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p\n"
 OIDC = {"issuer": "https://idp.example.test", "jwks_url": "https://idp.example.test/jwks",
         "token_endpoint": "https://idp.example.test/token", "audience": "gw", "client_secret": SECRETS[1]}
 NASTY = [
@@ -78,7 +78,8 @@ def specs(draw) -> dict[str, Any]:
                             "ssl_profile": {"tls13": draw(st.booleans()), "session_timeout": 60}}
     data["auth"] = {"oidc": dict(OIDC)}
     if draw(st.booleans()):
-        data["rate_limit"] = {"requests": draw(st.integers(1, 1000)), "key": draw(st.sampled_from(["client_ip", "user"]))}
+        data["rate_limit"] = {"requests": draw(st.integers(1, 1000)),
+                              "key": draw(st.sampled_from(["client_ip", "user"]))}
     if draw(st.booleans()):
         data["audit"] = {}
     if draw(st.booleans()):

@@ -61,13 +61,13 @@ class Desired:
 
 
 class KeptValueMissing(ValueError):
-    """An attribute marked KEEP_LIVE must be written (the object is created or recreated) and
-    there is no live value to keep; ``desired`` and ``attr`` say which."""
+    """Attributes marked KEEP_LIVE that must be written (their object is created or recreated)
+    with no live value to keep; ``missing`` lists (desired object, attribute, why)."""
 
-    def __init__(self, desired: Desired, attr: str, why: str):
-        self.desired, self.attr = desired, attr
-        super().__init__(f"{desired.resource} {'/'.join(map(str, desired.identity))}: {attr} keeps "
-                         f"the live value, but {why}")
+    def __init__(self, missing: list[tuple[Desired, str, str]]):
+        self.missing = missing
+        super().__init__("; ".join(f"{d.resource} {'/'.join(map(str, d.identity))}: {attr} keeps the "
+                                   f"live value, but {why}" for d, attr, why in missing))
 
 
 def check_desired(obj: Desired) -> SchemaViolation | None:

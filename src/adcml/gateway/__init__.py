@@ -42,8 +42,9 @@ def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = St
     try:
         return plan_objects(client, desired, state, gateway_owner(spec), RESOURCES)
     except KeptValueMissing as exc:
-        raise SpecError([(exc.desired.field_of(exc.attr), f"{SECRET_KEPT!r} keeps the live value, but "
-                                                         f"there is none to keep: {exc}")]) from None
+        raise SpecError(sorted({(obj.field_of(attr), f"{SECRET_KEPT!r} keeps the live value, but there "
+                                                     f"is none to keep ({why})")
+                                for obj, attr, why in exc.missing})) from None
 
 
 def converge(client: NitroClient, spec: GatewaySpec, state: State | str = State.MERGED, *,

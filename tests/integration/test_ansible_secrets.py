@@ -147,6 +147,12 @@ def test_key_text_in_key_file_is_never_echoed(lab_nsip, tmp_path):
     cert.write_bytes(LabCA().issue("llm.lab.test").cert_pem)
     spec = copy.deepcopy(SPEC)
     spec["frontend"]["tls"] = {"cert_file": str(cert), "key_file": pem}
+    # Key text with a line longer than a file name may be: checking it as a path raises
+    # OSError (ENAMETOOLONG) rather than saying "not a file"; the module still echoes none of it.
+    long_line = ("-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 10
+                 + "\n-----END PRIVATE KEY-----\n")
+    long_spec = copy.deepcopy(spec)
+    long_spec["frontend"]["tls"]["key_file"] = long_line
     project = AnsibleProject(tmp_path / "ansible", nsip=lab_nsip, password=NITRO_PASS)
     playbook = project.write_playbook("pasted.yml", [
         task("pasted key", "adc_gateway", spec="{{ spec }}", ignore_errors=True),
@@ -154,16 +160,19 @@ def test_key_text_in_key_file_is_never_echoed(lab_nsip, tmp_path):
              check_mode=True),
         task("pasted key, rendered", "adc_gateway", spec="{{ spec }}", state="rendered",
              ignore_errors=True),
+        task("pasted key, a long line", "adc_gateway", spec="{{ long_spec }}", ignore_errors=True),
     ])
-    run, syslog = run_captured(project, playbook, {"spec": spec})
+    run, syslog = run_captured(project, playbook, {"spec": spec, "long_spec": long_spec})
     assert run.rc == 0, run.explain()
     for name in ("pasted key", "pasted key in check mode", "pasted key, rendered"):
         failure = run.result(name)
         assert failure["_status"] == "ignored", run.explain()
         assert "invalid gateway spec" in failure["msg"]
         assert [p["path"] for p in failure["problems"]] == ["spec.frontend.tls"], failure["problems"]
-    assert len(invocations(syslog, "adc_gateway")) == 3, syslog
-    assert_nowhere(run, syslog, [NITRO_PASS, BACKEND_TOKEN, CLIENT_SECRET, *key_fragments(pem)])
+    assert run.result("pasted key, a long line")["_status"] == "ignored", run.explain()
+    assert len(invocations(syslog, "adc_gateway")) == 4, syslog
+    assert_nowhere(run, syslog, [NITRO_PASS, BACKEND_TOKEN, CLIENT_SECRET, *key_fragments(pem),
+                                 *key_fragments(long_line)])
 
 
 def test_adc_resource_secret_attribute_stays_out_of_syslog_output_and_results(lab_nsip, tmp_path):

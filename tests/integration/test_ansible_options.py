@@ -225,9 +225,6 @@ def test_the_spec_is_checked_as_written_not_as_ansible_converts_it(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the spec refuses a boolean as a number once the strict "
-                                       "spec (adcml.gateway.spec, the lead's change) is merged; "
-                                       "then remove this marker")
 def test_a_boolean_is_not_a_port(tmp_path):
     # Ansible's int check lets True through unchanged (bool is an int in Python); the module
     # hands the spec's model the value as written, so only the model decides.

@@ -168,7 +168,7 @@ def test_key_text_in_key_file_is_never_echoed(lab_nsip, tmp_path):
         failure = run.result(name)
         assert failure["_status"] == "ignored", run.explain()
         assert "invalid gateway spec" in failure["msg"]
-        assert [p["path"] for p in failure["problems"]] == ["spec.frontend.tls"], failure["problems"]
+        assert [p["path"] for p in failure["problems"]] == ["spec.frontend.tls.key_file"], failure["problems"]
     assert run.result("pasted key, a long line")["_status"] == "ignored", run.explain()
     assert len(invocations(syslog, "adc_gateway")) == 4, syslog
     assert_nowhere(run, syslog, [NITRO_PASS, BACKEND_TOKEN, CLIENT_SECRET, *key_fragments(pem),

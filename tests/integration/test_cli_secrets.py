@@ -60,9 +60,10 @@ def test_no_command_shows_a_secret(lab_adc, tmp_path):
     spec_file = tmp_path / "sec.yml"
     spec_file.write_text(yaml.safe_dump(data))
     outputs = []
-    for args, code in ((("gateway", "plan", str(spec_file)), 2), (("gateway", "plan", "--json", str(spec_file)), 2),
-                       (("gateway", "render", str(spec_file)), 0), (("gateway", "apply", str(spec_file)), 0),
-                       (("gateway", "plan", str(spec_file)), 0), (("gateway", "gather", "sec"), 0)):
+    spec = str(spec_file)
+    for args, code in ((("gateway", "plan", spec), 2), (("gateway", "plan", "--json", spec), 2),
+                       (("gateway", "render", spec), 0), (("gateway", "apply", spec), 0),
+                       (("gateway", "plan", spec), 0), (("gateway", "gather", "sec"), 0)):
         ran = run(lab_adc, *args)
         assert ran.returncode == code, ran.stdout + ran.stderr
         outputs.append(ran.stdout + ran.stderr)

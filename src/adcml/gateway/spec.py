@@ -26,6 +26,7 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -123,33 +124,27 @@ def _texts(value: Any) -> list[tuple[int | None, str]]:
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _plain_text(cls, data: Any) -> Any:
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
         """Every text of the spec ends up in a NITRO name, attribute or expression: refuse
-        control characters, invalid text, and key material where a path or name belongs."""
-        if not isinstance(data, dict):
-            return data
+        control characters, invalid text, and key material where a path or name belongs.
+        Secrets are the Secret type's to check (and are never described)."""
+        if SecretStr in _types_in(cls.model_fields[info.field_name].annotation):
+            return value
         problems = []
-        for key, value in data.items():
-            field = cls.model_fields.get(key)
-            if field is None:
-                continue
-            secret = SecretStr in _types_in(field.annotation)
-            for i, text in _texts(value):
-                where = key if i is None else f"{key}[{i}]"
-                if secret:
-                    continue  # checked by the Secret type, and never described
-                if looks_like_key_material(text):
-                    problems.append((where, "this is key material (PEM text), not a value for this "
-                                            "field; give the path of the key file (the text is not shown)"))
-                elif not _encodable(text):
-                    problems.append((where, "contains an unpaired surrogate: give valid text"))
-                elif match := _CONTROL.search(text):
-                    problems.append((where, f"contains the control character U+{ord(match[0]):04X}"))
+        for i, text in _texts(value):
+            where = "" if i is None else f"[{i}]"
+            if looks_like_key_material(text):
+                problems.append((where, "this is key material (PEM text), not a value for this field; "
+                                        "give the path of the key file (the text is not shown)"))
+            elif not _encodable(text):
+                problems.append((where, "contains an unpaired surrogate: give valid text"))
+            elif match := _CONTROL.search(text):
+                problems.append((where, f"contains the control character U+{ord(match[0]):04X}"))
         if problems:
             raise FieldError(problems)
-        return data
+        return value
 
 
 def _ip(value: str) -> str:

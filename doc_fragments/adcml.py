@@ -1,4 +1,9 @@
-"""Connection options shared by the adcml modules (extends_documentation_fragment: adcml)."""
+"""Connection options shared by the adcml modules (extends_documentation_fragment: adcml).
+
+They are those of adcml.nitro.settings.CONNECTION_OPTIONS, each with its environment variable;
+tests/integration/test_ansible_options.py checks that this documents exactly those. An option
+whose description says "Never logged or returned." is no_log.
+"""
 
 
 class ModuleDocFragment:
@@ -19,7 +24,8 @@ options:
   nitro_pass:
     description:
       - The NITRO user's password. Never logged or returned.
-      - Keep it in Ansible Vault, or leave it out and export E(NETSCALER_NITRO_PASS).
+      - Keep it in Ansible Vault, or leave it out and export E(NETSCALER_NITRO_PASS) (it falls
+        back to that).
     type: str
   nitro_protocol:
     description:

@@ -94,7 +94,7 @@ requests:
   type: int
 """
 
-from ansible.module_utils.adcml_common import adcml_module, nitro_client  # noqa: E402
+from ansible.module_utils.adcml_common import adcml_module, nitro_client, run_module  # noqa: E402
 
 
 def main() -> None:
@@ -129,4 +129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_module(main)

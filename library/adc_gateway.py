@@ -31,19 +31,260 @@ attributes:
 options:
   spec:
     description:
-      - The gateway spec, with keys C(name), C(frontend), C(pools) and optionally
-        C(default_pool), C(auth), C(rate_limit) and C(audit) (and per pool C(cache), a cache
-        for its GET requests); see the examples and docs/gateway.md.
+      - The gateway spec; see the examples and docs/gateway.md of the adcml repository.
       - For O(state=gathered) and O(state=deleted) a spec holding only C(name) is enough.
-      - C(frontend.tls.key_passphrase), C(auth.oidc.client_secret) and each pool's
-        C(backend_token) are treated as no_log (masked in every output), but prefer
-        Ansible Vault for them; the certificate and key come from files
-        (C(frontend.tls.cert_file), C(frontend.tls.key_file)) on the controller, never
-        from inline text.
+      - The spec is checked as written (Ansible converts no value in it first); each problem is
+        reported with its field path, for example C(spec.pools[0].members[0].port). Defaults
+        are those of the spec, named below.
+      - The secrets (C(frontend.tls.key_passphrase), C(auth.oidc.client_secret), each pool's
+        C(backend_token)) are no_log options, masked in every output and never logged; prefer
+        Ansible Vault for them. The certificate and key come from files on the controller,
+        never from inline text; key text given by mistake is never echoed back.
       - Relative file paths are relative to the directory ansible-playbook runs in; prefer
         C({{ inventory_dir }}/...) or absolute paths.
     type: dict
     required: true
+    suboptions:
+      name:
+        description:
+          - The gateway's name; it prefixes every object it owns (C(<name>.<...>)) and marks
+            them owned. Lower-case letters, digits and C(-), at most 24 characters.
+        type: str
+      frontend:
+        description: The virtual IP clients call.
+        type: dict
+        suboptions:
+          vip:
+            description: The virtual IP address.
+            type: str
+          port:
+            description: The port clients call. Default V(443).
+            type: int
+          protocol:
+            description: V(https) (needs O(spec.frontend.tls)) or V(http). Default V(https).
+            type: str
+            choices: [https, http]
+          tls:
+            description:
+              - The frontend certificate, for V(https) only; either O(spec.frontend.tls.certkey)
+                (an existing cert-key) or O(spec.frontend.tls.cert_file) and
+                O(spec.frontend.tls.key_file) (uploaded; the gateway owns the cert-key
+                C(<name>.cert)).
+            type: dict
+            suboptions:
+              certkey:
+                description: The name of a cert-key already on the appliance.
+                type: str
+              cert_file:
+                description: A PEM certificate file on the controller.
+                type: str
+              key_file:
+                description:
+                  - The PEM private key file on the controller (a path, never the key text).
+                type: str
+              key_passphrase:
+                description:
+                  - The passphrase of an encrypted O(spec.frontend.tls.key_file).
+                  - Never logged or returned.
+                type: str
+          ssl_profile:
+            description:
+              - TLS settings of the frontend. Default TLS 1.2 and 1.3 only, session reuse on,
+                session timeout 120 seconds.
+            type: dict
+            suboptions:
+              tls1:
+                description: Allow TLS 1.0. Default V(false).
+                type: bool
+              tls11:
+                description: Allow TLS 1.1. Default V(false).
+                type: bool
+              tls12:
+                description: Allow TLS 1.2. Default V(true).
+                type: bool
+              tls13:
+                description: Allow TLS 1.3. Default V(true).
+                type: bool
+              session_reuse:
+                description: Let clients resume TLS sessions. Default V(true).
+                type: bool
+              session_timeout:
+                description: Seconds a TLS session may be resumed. Default V(120).
+                type: int
+          client_timeout:
+            description: Seconds an idle client connection is kept. Default V(180).
+            type: int
+      pools:
+        description: The pools of model servers, one per model route; at least one.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: The pool's name (objects C(<gateway>.<pool>)); as O(spec.name).
+            type: str
+          match:
+            description:
+              - How requests pick this pool; a pool without it must be O(spec.default_pool).
+            type: dict
+            suboptions:
+              path_prefix:
+                description: A URL path prefix, for example V(/v1/chat).
+                type: str
+              host:
+                description: A Host header, for example V(chat.example.test).
+                type: str
+          lb_method:
+            description: How requests are spread over the members. Default V(LEASTCONNECTION).
+            type: str
+            choices: [LEASTCONNECTION, ROUNDROBIN, LEASTRESPONSETIME, URLHASH, SOURCEIPHASH]
+          members:
+            description: The model servers.
+            type: list
+            elements: dict
+            suboptions:
+              host:
+                description: The model server's IP address.
+                type: str
+              port:
+                description: The model server's port.
+                type: int
+              weight:
+                description: Its load-balancing weight, 1 to 100. Default V(1).
+                type: int
+          health:
+            description:
+              - The HTTP health check of each member. Default C(GET /health) every 5 seconds,
+                2 seconds timeout, 3 retries, status 200.
+            type: dict
+            suboptions:
+              path:
+                description: The health endpoint's path. Default V(/health).
+                type: str
+              interval:
+                description: Seconds between two checks. Default V(5).
+                type: int
+              timeout:
+                description: Seconds a check may take; less than the interval. Default V(2).
+                type: int
+              retries:
+                description: Failed checks before a member is down. Default V(3).
+                type: int
+              expect_status:
+                description: The HTTP statuses of a healthy member. Default V([200]).
+                type: list
+                elements: int
+          max_clients:
+            description: Most connections open to one member; V(0) for no limit. Default V(0).
+            type: int
+          surge_protection:
+            description: Queue connections to a member beyond what it can take. Default V(false).
+            type: bool
+          require_groups:
+            description:
+              - Callers need one of these groups (from the token's groups claim), else 403;
+                needs O(spec.auth).
+            type: list
+            elements: str
+          backend_token:
+            description:
+              - "Sent to the members as C(Authorization: Bearer <token>), instead of the
+                caller's own C(Authorization)."
+              - Never logged or returned.
+            type: str
+          cache:
+            description:
+              - A cache for the pool's GET requests (status 200), served to GET and HEAD; behind
+                authentication, the rate limit and O(spec.pools[].require_groups).
+            type: dict
+            suboptions:
+              ttl_seconds:
+                description: Seconds a response is served from the cache. Default V(60).
+                type: int
+              max_object_kb:
+                description: Larger responses are not kept. Default V(80).
+                type: int
+              memory_mb:
+                description: The memory of the pool's cache. Default V(64).
+                type: int
+              paths:
+                description: Path prefixes to cache; every path of the pool when empty.
+                type: list
+                elements: str
+      default_pool:
+        description: The pool for requests no pool's O(spec.pools[].match) matches.
+        type: str
+      auth:
+        description: Every request needs a valid bearer token (else 401).
+        type: dict
+        suboptions:
+          oidc:
+            description: Bearer-token (JWT) validation against the IdP.
+            type: dict
+            suboptions:
+              issuer:
+                description: The IdP's issuer URL (the tokens' C(iss)).
+                type: str
+              jwks_url:
+                description: The URL of the IdP's signing keys (JWKS).
+                type: str
+              token_endpoint:
+                description: The IdP's token endpoint, from its discovery document.
+                type: str
+              audience:
+                description: The audience the tokens must be issued for (C(aud)).
+                type: str
+              algorithms:
+                description: The signature algorithms accepted. Default V([RS256]).
+                type: list
+                elements: str
+                choices: [RS256, RS512, HS256]
+              skew_minutes:
+                description: Clock skew allowed, in minutes. Default V(5).
+                type: int
+              claims:
+                description: Claims kept for policies; must include the groups claim. Default V([groups]).
+                type: list
+                elements: str
+              groups_claim:
+                description: The claim that lists the caller's groups. Default V(groups).
+                type: str
+              client_id:
+                description: The gateway's client ID at the IdP. Default V(adcml-gateway).
+                type: str
+              client_secret:
+                description:
+                  - The gateway's client secret at the IdP, if it has one.
+                  - Never logged or returned.
+                type: str
+              refresh_minutes:
+                description: Minutes between two reads of the signing keys. Default V(1440).
+                type: int
+      rate_limit:
+        description: A per-client request rate; callers over it get 429.
+        type: dict
+        suboptions:
+          requests:
+            description: Requests allowed per O(spec.rate_limit.per_ms).
+            type: int
+          per_ms:
+            description: The time slice in milliseconds, a multiple of 10. Default V(1000).
+            type: int
+          key:
+            description:
+              - Who is a client, by V(client_ip) or by V(user) (the token's subject; needs
+                O(spec.auth)). Default V(client_ip).
+            type: str
+            choices: [client_ip, user]
+          smooth:
+            description: Spread the requests over the time slice rather than allow bursts. Default V(false).
+            type: bool
+      audit:
+        description: Log every access decision (allowed, 401, 403, 429) as an audit message.
+        type: dict
+        suboptions:
+          enabled:
+            description: Default V(true).
+            type: bool
   state:
     description:
       - V(merged) creates what is missing and changes what differs; it never removes anything.
@@ -209,42 +450,36 @@ import re  # noqa: E402  (Ansible's documentation blocks come first)
 from ansible.module_utils.adcml_common import (  # noqa: E402
     adcml_module,
     fail_problems,
-    hide,
     nitro_client,
     nitro_failure,
+    options_of,
+    run_module,
 )
+
+INVALID = "invalid gateway spec (nothing was sent to the ADC)"
+STATES = ["merged", "replaced", "overridden", "deleted", "gathered", "rendered"]
+
+
+def argument_spec() -> dict:
+    """The module's options; those of ``spec`` mirror the spec's model (adcml.gateway.spec)."""
+    from adcml.gateway.spec import GatewaySpec
+
+    return {
+        "spec": {"type": "dict", "required": True, "options": options_of(GatewaySpec)},
+        "state": {"type": "str", "default": "merged", "choices": STATES},
+        "save_config": {"type": "bool", "default": False},
+    }
 
 
 def main() -> None:
-    module = adcml_module(
-        {
-            "spec": {"type": "dict", "required": True},
-            "state": {"type": "str", "default": "merged",
-                      "choices": ["merged", "replaced", "overridden", "deleted", "gathered", "rendered"]},
-            "save_config": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    from adcml.gateway.spec import SECRET_FIELDS
-
-    hide(module, _secrets(module.params["spec"], SECRET_FIELDS))
-    from adcml.gateway import ApplyError, SpecError, converge, delete_gateway, load_spec, render
-    from adcml.gateway.spec import SLUG
+    module = adcml_module(argument_spec, explain=explain_refusal, supports_check_mode=True)
+    from adcml.gateway import ApplyError, converge, delete_gateway, render
 
     p = module.params
     state = p["state"]
-    spec = None
-    name = p["spec"].get("name")
-    if state not in ("gathered", "deleted") or set(p["spec"]) - {"name"}:
-        try:
-            spec = load_spec(p["spec"])
-        except SpecError as exc:
-            fail_problems(module, "invalid gateway spec (nothing was sent to the ADC)",
-                          [(_spec_path(path), message) for path, message in exc.problems])
-        name = spec.name
-    elif not isinstance(name, str) or not re.match(SLUG, name):
-        fail_problems(module, "invalid gateway spec (nothing was sent to the ADC)",
-                      [("spec.name", "a gateway name: lower-case letters, digits and '-'")])
+    spec, name, problems = read_spec(module.raw_params)
+    if problems:
+        fail_problems(module, INVALID, problems)
 
     if state == "rendered":
         module.exit_json(changed=False, rendered=render(spec), requests=0)
@@ -279,19 +514,40 @@ def main() -> None:
         module.exit_json(**result)
 
 
-def _secrets(value, keys: frozenset[str]) -> list:
-    """Values under secret keys anywhere in the spec (key_passphrase, backend_token...)."""
-    found = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in keys and isinstance(item, str | int):
-                found.append(item)
-            else:
-                found.extend(_secrets(item, keys))
-    elif isinstance(value, list):
-        for item in value:
-            found.extend(_secrets(item, keys))
-    return found
+def read_spec(params: dict) -> tuple:
+    """``(spec, name, problems)`` from the options as given.
+
+    The spec's model checks the values the user wrote, not Ansible's conversions of them
+    (``"8080"`` made a number, ``123`` made a string, a comma-separated string made a list): the
+    spec is as strict in a playbook as anywhere else. For gathered and deleted, a spec of only
+    a name is enough (spec is then None).
+    """
+    from adcml.gateway import SpecError, load_spec
+    from adcml.gateway.spec import SLUG
+
+    raw = params.get("spec")
+    if not isinstance(raw, dict):
+        return None, None, [("spec", "expected a mapping with name, frontend and pools")]
+    if params.get("state", "merged") in ("gathered", "deleted") and set(raw) <= {"name"}:
+        name = raw.get("name")
+        if not isinstance(name, str) or not re.match(SLUG, name):
+            return None, None, [("spec.name", "a gateway name: lower-case letters, digits and '-'")]
+        return None, name, []
+    try:
+        spec = load_spec(raw)
+    except SpecError as exc:
+        return None, None, [(_spec_path(path), message) for path, message in exc.problems]
+    return spec, spec.name, []
+
+
+def explain_refusal(params: dict) -> tuple | None:
+    """When Ansible's own checks refuse the options (an unknown key in the spec, a value not
+    among the choices...), the spec's problems, each with its field path; None (Ansible's
+    message stands) when the spec is not a mapping or its model finds nothing wrong."""
+    if not isinstance(params.get("spec"), dict):
+        return None
+    problems = read_spec(params)[2]
+    return (INVALID, problems) if problems else None
 
 
 def _spec_path(path: str) -> str:
@@ -299,4 +555,4 @@ def _spec_path(path: str) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_module(main)

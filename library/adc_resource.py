@@ -44,7 +44,9 @@ options:
         key and the bound member's).
       - With O(state=present), attributes left out are left as they are.
       - With O(state=absent), only the identifying attributes are used.
-      - Secret attributes (C(passplain), ...) are masked in every output.
+      - Values of secret attributes (C(password), C(passplain), C(clientsecret), C(keyvalue)
+        and the others of C(adcml.resources.SECRET_ATTRS)) are masked in every output and never
+        logged, as is any value that holds private key text; prefer Ansible Vault for them.
     type: dict
     required: true
   state:
@@ -137,9 +139,9 @@ errorcode:
 from ansible.module_utils.adcml_common import (  # noqa: E402  (documentation comes first)
     adcml_module,
     fail_problems,
-    hide,
     nitro_client,
     nitro_failure,
+    run_module,
 )
 
 
@@ -152,11 +154,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    from adcml.engine import ApplyError, ObjectError, apply_plan, desired_object, is_secret, plan_object
-    from adcml.resources import SCHEMA
+    from adcml.engine import ApplyError, ObjectError, apply_plan, desired_object, plan_object
 
     p = module.params
-    hide(module, [v for k, v in p["attributes"].items() if is_secret(SCHEMA.get(p["resource"]), k)])
     present = p["state"] == "present"
     try:
         wanted = desired_object(p["resource"], p["attributes"], present=present)
@@ -188,4 +188,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_module(main)

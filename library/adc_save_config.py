@@ -68,7 +68,7 @@ requests:
   sample: 4
 """
 
-from ansible.module_utils.adcml_common import adcml_module, nitro_client  # noqa: E402
+from ansible.module_utils.adcml_common import adcml_module, nitro_client, run_module  # noqa: E402
 
 
 def main() -> None:
@@ -91,4 +91,4 @@ def _config(client) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_module(main)

@@ -169,7 +169,7 @@ errorcode:
   type: int
 """
 
-from ansible.module_utils.adcml_common import adcml_module, nitro_client  # noqa: E402
+from ansible.module_utils.adcml_common import adcml_module, nitro_client, run_module  # noqa: E402
 
 
 def main() -> None:
@@ -257,4 +257,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_module(main)

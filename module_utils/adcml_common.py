@@ -1,20 +1,28 @@
-"""Shared by the adcml modules: the connection options, the NITRO client, and failures reported
-the same way by every module (the field path for bad input, the errorcode for NITRO errors).
+"""Shared by the adcml modules: the connection options, the NITRO client, secrets kept out of
+every log and result, and failures reported the same way by every module (the field path for
+bad input, the errorcode for NITRO errors).
 
     module = adcml_module({"resource": {"type": "str", "required": True}})
     with nitro_client(module) as client:
         ...
         module.exit_json(changed=..., requests=client.request_count)
 
-The connection options are documented once, in doc_fragments/adcml.py; keep the two in step.
+    if __name__ == "__main__":
+        run_module(main)
+
+The connection options derive from ``adcml.nitro.settings.CONNECTION_OPTIONS`` (the one table,
+which also names their environment variables); doc_fragments/adcml.py documents them, and a
+test holds the two together.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -27,61 +35,274 @@ try:
         NitroTransportError,
         SettingsError,
     )
+    from adcml.nitro.settings import CONNECTION_OPTIONS
+    from adcml.resources import SECRET_ATTRS
+    from adcml.secret import MASK, looks_like_key_material
 except ImportError:
     ADCML_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
     ADCML_IMPORT_ERROR = None
 
+Problems = list[tuple[str, str]]
+# A module's own check of its options as given: (title, problems), or None when it finds nothing.
+Explain = Callable[[dict[str, Any]], tuple[str, Problems] | None]
 
-def _env(var: str) -> tuple:
-    return (env_fallback, [var])
-
-
-CONNECTION_ARGS: dict[str, dict[str, Any]] = {
-    "nsip": {"type": "str", "fallback": _env("NETSCALER_NSIP")},
-    "nitro_user": {"type": "str", "fallback": _env("NETSCALER_NITRO_USER")},
-    "nitro_pass": {"type": "str", "no_log": True, "fallback": _env("NETSCALER_NITRO_PASS")},
-    "nitro_protocol": {"type": "str", "default": "https", "choices": ["http", "https"],
-                       "fallback": _env("NETSCALER_NITRO_PROTOCOL")},
-    "validate_certs": {"type": "bool", "default": True, "fallback": _env("NETSCALER_VALIDATE_CERTS")},
-    "ca_bundle": {"type": "path", "fallback": _env("NETSCALER_CA_BUNDLE")},
-    "partition": {"type": "str", "fallback": _env("NETSCALER_PARTITION")},
-}
-
-# Settings field -> (module option, environment variable): errors name what the user wrote.
-_OPTION = {
-    "nsip": ("nsip", "NETSCALER_NSIP"),
-    "username": ("nitro_user", "NETSCALER_NITRO_USER"),
-    "password": ("nitro_pass", "NETSCALER_NITRO_PASS"),
-    "protocol": ("nitro_protocol", "NETSCALER_NITRO_PROTOCOL"),
-    "validate_certs": ("validate_certs", "NETSCALER_VALIDATE_CERTS"),
-    "ca_bundle": ("ca_bundle", "NETSCALER_CA_BUNDLE"),
-    "partition": ("partition", "NETSCALER_PARTITION"),
-}
+_HINT = ("Hint: run the ADC hosts with the Python adcml is installed in, usually the "
+         "controller's: ansible_python_interpreter: '{{ ansible_playbook_python }}'.")
 
 
-def adcml_module(argument_spec: Mapping[str, Any], **kwargs: Any) -> AnsibleModule:
-    """An AnsibleModule with the connection options added; fails early when adcml is missing."""
-    module = AnsibleModule(argument_spec={**argument_spec, **CONNECTION_ARGS}, **kwargs)
+def connection_args() -> dict[str, dict[str, Any]]:
+    """The connection options of every adcml module, each with its environment fallback."""
+    args: dict[str, dict[str, Any]] = {}
+    for o in CONNECTION_OPTIONS:
+        arg: dict[str, Any] = {"type": o.type, "fallback": (env_fallback, [o.env])}
+        if o.secret:
+            arg["no_log"] = True
+        if o.default is not None:
+            arg["default"] = o.default
+        if o.choices:
+            arg["choices"] = list(o.choices)
+        args[o.option] = arg
+    return args
+
+
+def adcml_module(argument_spec: Mapping[str, Any] | Callable[[], Mapping[str, Any]], *,
+                 explain: Explain | None = None, **kwargs: Any) -> AnsibleModule:
+    """An AnsibleModule with the connection options added, that masks adcml's secrets
+    everywhere (see ``AdcmlModule``); fails early when adcml is missing.
+
+    ``argument_spec`` may be a function, for specs built from adcml (called only when adcml
+    imports). ``explain`` is the module's own check of its options as given; when Ansible's
+    checks refuse the options, its problems (every one, with its field path) are the failure.
+    """
     if ADCML_IMPORT_ERROR is not None:
-        hint = ("Hint: run the ADC hosts with the Python adcml is installed in, usually the "
-                "controller's: ansible_python_interpreter: '{{ ansible_playbook_python }}'.")
-        module.fail_json(msg=f"{missing_required_lib('adcml', reason='to talk to the ADC')}. {hint}",
-                         exception=ADCML_IMPORT_ERROR)
-    return module
+        # No argument spec to check against and no table of secrets: take the options
+        # unchecked, log none of them, return none of them.
+        module = AdcmlModule({}, supports_check_mode=True)
+        module.fail_json(msg=f"{missing_required_lib('adcml', reason='to talk to the ADC')}. {_HINT}",
+                         exception=ADCML_IMPORT_ERROR, invocation={"module_args": {}})
+    spec = argument_spec() if callable(argument_spec) else argument_spec
+    return AdcmlModule({**spec, **connection_args()}, explain=explain, **kwargs)
 
 
-def hide(module: AnsibleModule, values: Iterable[Any]) -> None:
-    """Treat ``values`` as no_log: masked in every output, the invocation included."""
-    module.no_log_values.update(str(v) for v in values if v not in (None, ""))
+class AdcmlModule(AnsibleModule):
+    """AnsibleModule that knows adcml's secrets before anything is logged or returned.
+
+    Beyond the options declared ``no_log``, these values are masked (``no_log_values``): the
+    values under secret attribute names anywhere in the options (``adcml.resources.SECRET_ATTRS``:
+    adc_resource's free-form ``attributes``, for one), and any string holding private key text
+    (pasted where a file path or a name belongs). Strings in a result that still hold key text
+    (an error message that quotes it, escaped or re-wrapped) lose it too.
+    """
+
+    def __init__(self, argument_spec: dict[str, Any], *, explain: Explain | None = None,
+                 **kwargs: Any) -> None:
+        global _RUNNING
+        _RUNNING = self
+        self._explain = explain
+        self._checking_options = False
+        self.raw_params: dict[str, Any] = {}
+        super().__init__(argument_spec, **kwargs)
+        self._checking_options = False
+
+    # AnsibleModule.__init__ (ansible-core 2.19, pinned <2.20): no_log_values = set();
+    # _check_locale(); _load_params(); check the options (a refusal goes out through
+    # fail_json, echoing them as ``invocation``); _log_invocation() ("Invoked with ..." to
+    # journald or syslog). A value is masked in that log line only if it is in no_log_values
+    # by then: hidden after the constructor, it has already been written. _load_params is the
+    # first step after no_log_values exists and the only one before the options are checked,
+    # so the secrets are found there, in the options as given; _log_invocation finds them
+    # again in the options as checked (a conversion may have made new strings: a list from a
+    # comma-separated string, a dict from k=v text); and every result looks once more, so
+    # results stay masked whatever the constructor's order. The syslog tests
+    # (tests/integration/test_ansible_secrets.py) fail if a new ansible-core moves these steps.
+    def _load_params(self) -> None:
+        super()._load_params()
+        given = {k: v for k, v in self.params.items() if not k.startswith("_ansible_")}
+        self.raw_params = copy.deepcopy(given)
+        if ADCML_IMPORT_ERROR is not None:
+            self.params["_ansible_ignore_unknown_opts"] = True
+            return
+        self._mask_secrets_in(given)
+        self._checking_options = True
+
+    def _log_invocation(self) -> None:
+        self._checking_options = False
+        if ADCML_IMPORT_ERROR is not None:
+            return  # nothing of the options is logged (see adcml_module)
+        self._mask_secrets_in(self.params)
+        super()._log_invocation()
+
+    def fail_json(self, msg: str, **kwargs: Any) -> None:  # type: ignore[override]
+        if self._checking_options and self._explain is not None and self.raw_params:
+            self._checking_options = False
+            explained = self._explain(self.raw_params)
+            if explained:
+                title, problems = explained
+                msg, kwargs = _problems_result(title, problems)
+        super().fail_json(_without_key_material(msg), **self._result(kwargs))
+
+    def exit_json(self, **kwargs: Any) -> None:  # type: ignore[override]
+        super().exit_json(**self._result(kwargs))
+
+    def _result(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        params = getattr(self, "params", {})
+        self._mask_secrets_in(params)
+        # The invocation as AnsibleModule would add it, but with key text cut out like the rest.
+        kwargs.setdefault("invocation", {"module_args": params})
+        return _without_key_material(kwargs)
+
+    def _mask_secrets_in(self, params: Mapping[str, Any]) -> None:
+        if ADCML_IMPORT_ERROR is None:
+            self.no_log_values.update(secret_strings(params, self.argument_spec))
 
 
-def fail_problems(module: AnsibleModule, title: str, problems: list[tuple[str, str]], **extra) -> None:
+_RUNNING: AdcmlModule | None = None
+
+
+def run_module(main: Callable[[], None]) -> None:
+    """Run a module's ``main``. An exception it lets through fails the module like any other
+    failure, secrets masked (the AnsiballZ wrapper would print its message as it is)."""
+    try:
+        main()
+    except Exception as exc:
+        if _RUNNING is None:
+            raise
+        _RUNNING.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}",
+                           exception=traceback.format_exc())
+
+
+def secret_strings(params: Mapping[str, Any], argument_spec: Mapping[str, Any]) -> set[str]:
+    """The strings to mask wherever they appear: values of no_log options, values under secret
+    attribute names (at any depth), and text that holds private key material; each also as
+    Python's repr writes it inside a dict or list (the invocation log line is ``str(params)``:
+    newlines and quotes there are escaped)."""
+    found: set[str] = set()
+    _collect(params, argument_spec, False, found)
+    escaped = {repr(s)[1:-1] for s in found}
+    return {s for s in found | escaped if s}
+
+
+def _collect(value: Any, options: Mapping[str, Any] | None, secret: bool, found: set[str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            option = (options or {}).get(key) if isinstance(key, str) else None
+            option = option if isinstance(option, Mapping) else {}
+            under_secret = (secret or bool(option.get("no_log"))
+                            or (isinstance(key, str) and key.lower() in SECRET_ATTRS))
+            _collect(item, option.get("options"), under_secret, found)
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            _collect(item, options, secret, found)
+    elif isinstance(value, bool) or value is None:
+        return  # a flag, never a secret (sslcertkey's "password" says whether the key is encrypted)
+    elif secret:
+        found.add(str(value))
+    elif looks_like_key_material(value):
+        found.add(value.decode("latin-1") if isinstance(value, bytes) else value)
+
+
+# From a PEM armour line to its end line, or to the end of the text (a message may cut it off;
+# its newlines may be escaped or collapsed); PuTTY key files to the end.
+_KEY_TEXT = re.compile(r"-----BEGIN [A-Z0-9 ]*-----.*?(?:-----END [A-Z0-9 ]*-----\s*|\Z)"
+                       r"|PuTTY-User-Key-File-.*\Z", re.DOTALL)
+
+
+def _without_key_material(value: Any) -> Any:
+    """``value`` with key text cut out of every string in it."""
+    if ADCML_IMPORT_ERROR is not None:
+        return value  # nothing of the options is echoed then (see adcml_module)
+    if isinstance(value, str):
+        if not looks_like_key_material(value):
+            return value
+        value = _KEY_TEXT.sub(f"{MASK} (private key text)", value)
+        return f"{MASK} (private key text)" if looks_like_key_material(value) else value
+    if isinstance(value, Mapping):
+        return {k: _without_key_material(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_key_material(v) for v in value]
+    return value
+
+
+def fail_problems(module: AnsibleModule, title: str, problems: Problems, **extra: Any) -> None:
     """Fail with one line per problem, each naming its field path."""
-    lines = "\n".join(f"  {path}: {message}" for path, message in problems)
-    module.fail_json(msg=f"{title}:\n{lines}",
-                     problems=[{"path": p, "message": m} for p, m in problems], **extra)
+    msg, result = _problems_result(title, problems)
+    module.fail_json(msg=msg, **result, **extra)
 
+
+def _problems_result(title: str, problems: Problems) -> tuple[str, dict[str, Any]]:
+    lines = "\n".join(f"  {path}: {message}" for path, message in problems)
+    return f"{title}:\n{lines}", {"problems": [{"path": p, "message": m} for p, m in problems]}
+
+
+# -- argument specs from pydantic models ---------------------------------------------------------
+
+def options_of(model: Any) -> dict[str, dict[str, Any]]:
+    """Ansible options mirroring a pydantic model: one per field, typed (str, int, bool, float;
+    list with elements; dict with options for a nested model), ``choices`` for a Literal and
+    ``no_log`` for a SecretStr.
+
+    Never ``required`` or ``default``: the model says what is required and fills the defaults,
+    and a spec may be partial (only a name, for some states). Paths are ``str``, not ``path``:
+    the module hands the model the values as given, and ``path`` would promise a ``~``
+    expansion that does not happen.
+    """
+    return {name: _option_of(field.annotation, f"{model.__name__}.{name}")
+            for name, field in model.model_fields.items()}
+
+
+def _option_of(annotation: Any, where: str) -> dict[str, Any]:
+    from pathlib import PurePath
+
+    from pydantic import BaseModel, SecretStr
+
+    kind = _bare(annotation, where)
+    origin = get_origin(kind)
+    if origin is list:
+        element = _option_of(get_args(kind)[0], f"{where}[]")
+        if element["type"] == "list":
+            raise TypeError(f"{where}: a list of lists has no Ansible type")
+        option = {"type": "list", "elements": element.pop("type")}
+        return option | element  # the element's options, choices or no_log
+    if origin is Literal:
+        values = list(get_args(kind))
+        types = {type(v) for v in values}
+        if types == {str}:
+            return {"type": "str", "choices": values}
+        if types == {int}:
+            return {"type": "int", "choices": values}
+        raise TypeError(f"{where}: a Literal of {types} has no Ansible type")
+    if isinstance(kind, type):
+        if issubclass(kind, BaseModel):
+            return {"type": "dict", "options": options_of(kind)}
+        if issubclass(kind, SecretStr):
+            return {"type": "str", "no_log": True}
+        for python, ansible in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"),
+                                (PurePath, "str")):
+            if issubclass(kind, python):
+                return {"type": ansible}
+    raise TypeError(f"{where}: no Ansible type for {annotation!r}")
+
+
+def _bare(annotation: Any, where: str) -> Any:
+    """The type without Annotated metadata and without ``| None``."""
+    from types import UnionType
+    from typing import Annotated
+
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or origin is UnionType:
+            rest = [a for a in get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                raise TypeError(f"{where}: a union of {rest} has no Ansible type")
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+# -- the NITRO client ----------------------------------------------------------------------------
 
 @contextmanager
 def nitro_client(module: AnsibleModule) -> Iterator[NitroClient]:
@@ -102,20 +323,19 @@ def nitro_client(module: AnsibleModule) -> Iterator[NitroClient]:
 
 def _client(module: AnsibleModule) -> NitroClient:
     p = module.params
-    missing = [f"{option} (or {var})" for option, var in
-               (_OPTION["nsip"], _OPTION["username"], _OPTION["password"]) if not p.get(option)]
+    option = {o.field: o for o in CONNECTION_OPTIONS}
+    missing = [f"{option[f].option} (or {option[f].env})" for f in ("nsip", "username", "password")
+               if not p.get(option[f].option)]
     if missing:
         module.fail_json(msg="missing connection options: " + ", ".join(missing))
+    settings = {o.field: p[o.option] for o in CONNECTION_OPTIONS}
+    settings["partition"] = settings["partition"] or None
     try:
-        return NitroClient(
-            nsip=p["nsip"], username=p["nitro_user"], password=p["nitro_pass"],
-            protocol=p["nitro_protocol"], validate_certs=p["validate_certs"],
-            ca_bundle=p["ca_bundle"], partition=p["partition"] or None,
-        )
+        return NitroClient(**settings)
     except SettingsError as exc:
-        option, var = _OPTION.get(exc.field, (exc.field, None))
-        hint = f" (from the option or {var})" if var else ""
-        module.fail_json(msg=f"{option}{hint}: {exc.problem}")
+        known = option.get(exc.field)
+        where = f"{known.option} (from the option or {known.env})" if known else exc.field
+        module.fail_json(msg=f"{where}: {exc.problem}")
         raise  # unreachable: fail_json exits
 
 

@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class Run:
     stdout: str
     stderr: str
     results: list[dict[str, Any]] = field(default_factory=list)
+    record: Path | None = None  # the recorded task results, one JSON line each
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
@@ -124,18 +126,21 @@ class AnsibleProject:
         return env
 
     def playbook(self, playbook: str | Path, *options: str, extra_vars: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> Run:
-        """``ansible-playbook -i <inventory> <playbook> <options>``; ``extra_vars`` go as ``-e @file``."""
+                 env: dict[str, str] | None = None, prefix: Sequence[str] = ()) -> Run:
+        """``ansible-playbook -i <inventory> <playbook> <options>``; ``extra_vars`` go as ``-e @file``.
+
+        ``prefix`` runs the command under another one (``SyslogCapture.prefix``, for instance).
+        """
         self._runs += 1
         record = self.workdir / f"run-{self._runs}.jsonl"
         args = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook), *options]
         if extra_vars is not None:
             args += ["-e", f"@{self.write_vars(f'vars-{self._runs}.json', extra_vars)}"]
         run_env = self.env() | {"ADCML_RECORD": str(record)} | (env or {})
-        proc = subprocess.run(args, cwd=REPO, env=run_env, capture_output=True, text=True,
+        proc = subprocess.run([*prefix, *args], cwd=REPO, env=run_env, capture_output=True, text=True,
                               timeout=self.timeout, check=False)
         results = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
-        return Run(args, proc.returncode, proc.stdout, proc.stderr, results)
+        return Run(args, proc.returncode, proc.stdout, proc.stderr, results, record)
 
     def command(self, tool: str, *args: str) -> subprocess.CompletedProcess:
         """Another Ansible tool (``ansible-doc``, ``ansible-lint``) from the repository root."""

@@ -48,3 +48,18 @@ def test_bad_spec_names_the_field_and_writes_nothing(lab_adc, tmp_path):
     assert result.exit_code == 1
     assert "pools[0].members[0].port" in result.output
     assert lab_adc.counters()["total"] == 0
+
+
+def test_plan_exit_codes_are_those_of_terraform_plan_detailed_exitcode(lab_adc, tmp_path):
+    """0 no changes, 2 changes pending, 1 an error — a usage error included, so that a script
+    can take 2 to mean "apply"."""
+    spec = tmp_path / "gw.yml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    assert run(lab_adc, "gateway", "plan", str(spec)).exit_code == 2
+    assert run(lab_adc, "gateway", "apply", str(spec)).exit_code == 0
+    assert run(lab_adc, "gateway", "plan", str(spec)).exit_code == 0
+    lab_adc.fault(method="GET", kind="error", status=500, errorcode=0, message="broken", times=1000)
+    failed = run(lab_adc, "gateway", "plan", str(spec))
+    assert failed.exit_code == 1 and "the ADC refused a request" in failed.output
+    assert run(lab_adc, "gateway", "plan", "--no-such-option", str(spec)).exit_code == 1
+    assert run(lab_adc, "gateway", "plan", str(tmp_path / "missing.yml")).exit_code == 1

@@ -281,4 +281,4 @@ def test_a_bad_cache_section_names_its_fields():
         load_spec(spec)
     text = str(err.value)
     assert "pools[0].cache.ttl_seconds" in text and "pools[0].cache.paths[0]" in text
-    assert "pools[1].cache: max_object_kb must fit in memory_mb" in text
+    assert "pools[1].cache.max_object_kb: must fit in memory_mb" in text

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adcml.engine import KEEP_LIVE, KeptValueMissing
 from adcml.engine.diff import Desired, index_live, make_plan
-from adcml.gateway.compile import owner
+from adcml.gateway.names import owner
 from adcml.resources import SCHEMA
 from adcml.secret import Secret
 
@@ -23,6 +24,7 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_constructor("!secret", lambda loader, node: Secret(loader.construct_scalar(node)))
+_Loader.add_constructor("!keep", lambda loader, node: KEEP_LIVE)
 
 
 def _cases():
@@ -37,6 +39,10 @@ def _cases():
 def test_plan_case(case):
     desired = [Desired(d["resource"], d["attrs"]) for d in case["desired"]]
     live = {res: index_live(res, rows) for res, rows in (case["live"] or {}).items()}
+    if "raises" in case:
+        with pytest.raises(KeptValueMissing, match=case["raises"]):
+            make_plan(desired, live, case["state"], owner("gw"))
+        return
     plan = make_plan(desired, live, case["state"], owner("gw"))
     ordered = list({id(c): c for _, c in plan.steps()}.values())  # execution order, once each
     got = [[c.action.value, c.resource, c.name] for c in ordered]

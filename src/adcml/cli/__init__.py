@@ -1,4 +1,5 @@
-"""The ``adcml`` command: one group, its subcommands in a module each."""
+"""The ``adcml`` command: one group, its subcommands in a module each; how it fails (exit codes,
+messages) is ``adcml.cli.errors``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import logging
 import click
 
 from adcml import __version__
+from adcml.cli.errors import ErrorReportingGroup
 from adcml.cli.gateway import gateway
 from adcml.cli.lab import lab, lab_adc
 from adcml.serve.command import serve
 
+EXIT_CODES = """\b
+Exit codes:
+  0  success (adcml gateway plan: no changes)
+  1  an error, usage errors included (-vv adds the traceback)
+  2  adcml gateway plan: changes pending"""
 
-@click.group()
+
+@click.group(cls=ErrorReportingGroup, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="adcml")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-v", "--verbose", count=True,
+              help="More log output (-v info, -vv debug, and the traceback of an error).")
 def main(verbose: int) -> None:
     """Provision NetScaler (Citrix ADC) in front of AI inference."""
     level = logging.WARNING - 10 * min(verbose, 2)

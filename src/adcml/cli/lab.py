@@ -4,16 +4,24 @@ background: up, down, status, token, smoke, wheelhouse, hosts)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import click
+
+from adcml.cli.errors import ExitCode
+
+# The adcml.lab modules are imported inside the commands, not here: each costs 0.3 to 0.4 s
+# (python -X importtime; aiohttp, cryptography, the data plane), which `adcml --help` and every
+# other command would pay for nothing. Their errors (LabError, TestHostsError) and OSError are
+# reported by adcml.cli.errors, like every other command's.
 
 
 def _run_event_loop(coro) -> None:
     """Run on uvloop (a dependency: a faster event loop for the lab data plane); plain asyncio
     where it cannot be installed."""
     try:
-        import uvloop
+        import uvloop  # here, not at the top: 60 ms that only `adcml lab-adc` needs
     except ImportError:
         asyncio.run(coro)
     else:
@@ -68,10 +76,7 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
                            tls_listen, cert_dir=state_dir / "mgmt" if state_dir else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    try:
-        _run_event_loop(serve_forever(server))
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen: {exc}") from None
+    _run_event_loop(serve_forever(server))  # an address in use: OSError, see adcml.cli.errors
 
 
 @click.group()
@@ -90,13 +95,9 @@ LAB_DIR_OPT = click.option("--dir", "lab_dir", type=click.Path(file_okay=False, 
 
 
 def _lab(lab_dir: Path, **overrides):
-    from adcml.lab.orchestrator.errors import LabError
     from adcml.lab.orchestrator.layout import Lab
 
-    try:
-        return Lab.open(lab_dir, **overrides)
-    except LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Lab.open(lab_dir, **overrides)
 
 
 @lab.command("up")
@@ -121,29 +122,21 @@ def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name
            timeout) -> None:
     """Start the lab in the background (what already runs is left as it is), and, as root, the
     model-server hosts that playbooks/site.yml provisions."""
-    from adcml.lab.orchestrator.errors import LabError
     from adcml.lab.orchestrator.lifecycle import up
 
     the_lab = _lab(lab_dir, nitro=nitro, nitro_tls=nitro_tls, idp=idp, backends=backends,
                    gateway=gateway, gateway_name=gateway_name,
                    model_hosts=() if no_model_hosts else None)
-    try:
-        up(the_lab, echo=click.echo, timeout=timeout)
-    except LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    up(the_lab, echo=click.echo, timeout=timeout)
 
 
 @lab.command("down")
 @LAB_DIR_OPT
 def lab_down(lab_dir: Path) -> None:
     """Stop the processes `adcml lab up` started (and nothing else)."""
-    from adcml.lab.orchestrator.errors import LabError
     from adcml.lab.orchestrator.lifecycle import down
 
-    try:
-        down(_lab(lab_dir), echo=click.echo)
-    except LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    down(_lab(lab_dir), echo=click.echo)
 
 
 @lab.command("status")
@@ -151,18 +144,12 @@ def lab_down(lab_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def lab_status(lab_dir: Path, as_json: bool) -> None:
     """What runs, pids, addresses, health; exit 1 unless all is up and healthy."""
-    import json
-
-    from adcml.lab.orchestrator.errors import LabError
     from adcml.lab.orchestrator.status import render_status, status
 
-    try:
-        report = status(_lab(lab_dir))
-    except LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    report = status(_lab(lab_dir))
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
     if not report["healthy"]:
-        raise SystemExit(1)
+        raise SystemExit(ExitCode.ERROR)
 
 
 @lab.command("token")
@@ -172,13 +159,9 @@ def lab_status(lab_dir: Path, as_json: bool) -> None:
 @click.option("--audience", default="adcml-lab", show_default=True)
 def lab_token(lab_dir: Path, user: str, groups: tuple[str, ...], audience: str) -> None:
     """Print an ID token (JWT) for USER from the lab IdP."""
-    from adcml.lab.orchestrator.errors import LabError
     from adcml.lab.orchestrator.smoke import token
 
-    try:
-        click.echo(token(_lab(lab_dir), user, groups, audience))
-    except LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    click.echo(token(_lab(lab_dir), user, groups, audience))
 
 
 @lab.command("smoke")
@@ -193,10 +176,7 @@ def lab_smoke(lab_dir: Path, url: str | None, ca_file: Path | None, user: str, h
     from adcml.lab.orchestrator import smoke as stack
 
     the_lab = _lab(lab_dir)
-    try:
-        stack.smoke(the_lab, url, ca_file, user, echo=click.echo)
-    except stack.LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    stack.smoke(the_lab, url, ca_file, user, echo=click.echo)
     if howto:
         click.echo(stack.howto(the_lab, str(lab_dir)))
 
@@ -207,12 +187,8 @@ def lab_wheelhouse(directory: Path) -> None:
     """Fill DIRECTORY with the wheels of this checkout's adcml[serve] and its dependencies, for
     hosts that reach no package index (the dependencies are reused until pyproject.toml changes)."""
     from adcml.lab.orchestrator import wheelhouse
-    from adcml.lab.orchestrator.errors import LabError
 
-    try:
-        wheelhouse.build(directory, echo=click.echo)
-    except LabError as exc:
-        raise click.ClickException(str(exc)) from None
+    wheelhouse.build(directory, echo=click.echo)
 
 
 @lab.group("hosts")
@@ -227,13 +203,9 @@ HOSTS_DIR_OPT = click.option("--dir", "hosts_dir", type=click.Path(file_okay=Fal
 
 
 def _test_hosts(hosts_dir: Path, **settings):
-    from adcml.lab.orchestrator.errors import TestHostsError
     from adcml.lab.orchestrator.hosts import TestHosts
 
-    try:
-        return TestHosts(hosts_dir, **settings)
-    except TestHostsError as exc:
-        raise click.ClickException(str(exc)) from None
+    return TestHosts(hosts_dir, **settings)
 
 
 @lab_hosts.command("up")
@@ -250,13 +222,8 @@ def _test_hosts(hosts_dir: Path, **settings):
 def lab_hosts_up(names: tuple[str, ...], hosts_dir: Path, network: str | None, bridge: str | None,
                  group: str | None, timeout: float) -> None:
     """Start test hosts NAME... (those already running are left as they are)."""
-    from adcml.lab.orchestrator.errors import TestHostsError
-
     hosts = _test_hosts(hosts_dir, network=network, bridge=bridge, group=group)
-    try:
-        hosts.up(names, timeout=timeout, echo=click.echo)
-    except TestHostsError as exc:
-        raise click.ClickException(str(exc)) from None
+    hosts.up(names, timeout=timeout, echo=click.echo)
     click.echo(f"inventory: {hosts.inventory}")
 
 
@@ -264,12 +231,7 @@ def lab_hosts_up(names: tuple[str, ...], hosts_dir: Path, network: str | None, b
 @HOSTS_DIR_OPT
 def lab_hosts_down(hosts_dir: Path) -> None:
     """Remove the test hosts and everything `up` created for them (and nothing else)."""
-    from adcml.lab.orchestrator.errors import TestHostsError
-
-    try:
-        _test_hosts(hosts_dir).down(echo=click.echo)
-    except TestHostsError as exc:
-        raise click.ClickException(str(exc)) from None
+    _test_hosts(hosts_dir).down(echo=click.echo)
 
 
 @lab_hosts.command("status")
@@ -277,16 +239,10 @@ def lab_hosts_down(hosts_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def lab_hosts_status(hosts_dir: Path, as_json: bool) -> None:
     """Each host, its address and sshd pid, and whether ssh answers; exit 1 unless all do."""
-    import json
-
-    from adcml.lab.orchestrator.errors import TestHostsError
     from adcml.lab.orchestrator.status import render_status
 
-    try:
-        report = _test_hosts(hosts_dir).status()
-    except TestHostsError as exc:
-        raise click.ClickException(str(exc)) from None
+    report = _test_hosts(hosts_dir).status()
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
     if not report["healthy"]:
-        raise SystemExit(1)
+        raise SystemExit(ExitCode.ERROR)
 

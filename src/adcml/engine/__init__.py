@@ -20,8 +20,11 @@ from adcml.engine.apply import ApplyError, ApplyResult, Progress, apply_plan
 from adcml.engine.diff import LiveState, Owned, State, make_plan
 from adcml.engine.live import read_live
 from adcml.engine.objects import (
+    KEEP_LIVE,
     Desired,
+    KeptValueMissing,
     ObjectError,
+    check_desired,
     desired_object,
     is_secret,
     missing_for_create,
@@ -93,7 +96,8 @@ def plan_object(client: NitroClient, obj: Desired, *, present: bool = True) -> P
 
 
 __all__ = [
-    "Action", "ApplyError", "ApplyResult", "Change", "Desired", "LiveState", "ObjectError", "Outcome",
-    "Owned", "Phase", "Plan", "Progress", "State", "apply_plan", "converge_objects", "desired_object",
-    "is_secret", "make_plan", "masked", "plan_object", "plan_objects", "read_live", "settable",
+    "KEEP_LIVE", "Action", "ApplyError", "ApplyResult", "Change", "Desired", "KeptValueMissing",
+    "LiveState", "ObjectError", "Outcome", "Owned", "Phase", "Plan", "Progress", "State", "apply_plan",
+    "check_desired", "converge_objects", "desired_object", "is_secret", "make_plan", "masked",
+    "plan_object", "plan_objects", "read_live", "settable",
 ]

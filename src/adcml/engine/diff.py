@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
-from adcml.engine.objects import Desired
+from adcml.engine.objects import KEEP_LIVE, Desired, KeptValueMissing
 from adcml.engine.plan import Action, Change, Plan
-from adcml.resources import SCHEMA, Kind, Resource, ResourceKind, identity, level, schema
+from adcml.resources import SCHEMA, SECRET_ATTRS, Kind, Resource, ResourceKind, identity, level, schema
 from adcml.resources.values import BadValue, canonical
 from adcml.secret import Secret
 
@@ -72,6 +72,7 @@ def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
         key = (obj.resource, identity(obj.schema, _canon_identity(obj.schema, obj.attrs)))
         wanted[key] = obj
     plan = Plan()
+    missing: list[tuple[Desired, str, str]] = []
     if state is State.DELETED:
         _plan_deletions(plan, live, owned, keep=set())
         return _finish(plan)
@@ -79,6 +80,8 @@ def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
         res = obj.schema
         before = live.get(resource, {}).get(ident)
         change = _compare(res, ident, obj.attrs, before, strict=state is not State.MERGED)
+        if change is not None:
+            change.after = _resolve_kept(obj, change.after, before, missing)
         if change is None:
             plan.unchanged += 1
         else:
@@ -98,7 +101,9 @@ def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
                 )
                 if state is State.OVERRIDDEN or parent_wanted:
                     plan.changes.append(_delete(res, ident, row, "not in the spec"))
-    _cascade_replacements(plan, live, wanted)
+    _cascade_replacements(plan, live, wanted, missing)
+    if missing:
+        raise KeptValueMissing(missing)
     return _finish(plan)
 
 
@@ -189,7 +194,30 @@ def _identity_attrs(res: Resource, row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k in keep and v is not None}
 
 
+def _resolve_kept(obj: Desired, after: dict[str, Any] | None, have: dict[str, Any] | None,
+                  missing: list[tuple[Desired, str, str]]) -> dict[str, Any] | None:
+    """``after`` with each KEEP_LIVE value replaced by the live one (a Secret where it is one);
+    added to ``missing`` where there is none to keep: the object is new, or the appliance never
+    returns the attribute (a password) and the object must be written whole."""
+    if after is None or not any(v is KEEP_LIVE for v in after.values()):
+        return after
+    out = dict(after)
+    for key, value in after.items():
+        if value is not KEEP_LIVE:
+            continue
+        live = None if have is None else have.get(key)
+        if live is None:
+            missing.append((obj, key, "the object does not exist yet: give the value" if have is None
+                            else "the object must be written again and the appliance never shows "
+                                 "this value: give it"))
+            continue
+        out[key] = Secret(str(live)) if key in SECRET_ATTRS else live
+    return out
+
+
 def _equal(attr, want: Any, have: Any) -> bool:
+    if want is KEEP_LIVE:
+        return True
     if isinstance(want, Secret):
         if have is None:
             return True  # the appliance never returns it: nothing to compare
@@ -214,7 +242,8 @@ def _plan_deletions(plan: Plan, live: LiveState, owned: Owned, keep: set) -> Non
                 plan.changes.append(_delete(res, ident, row, "deleted state"))
 
 
-def _cascade_replacements(plan: Plan, live: LiveState, wanted: dict) -> None:
+def _cascade_replacements(plan: Plan, live: LiveState, wanted: dict,
+                          missing: list[tuple[Desired, str, str]]) -> None:
     """A replaced object takes with it what references it and the bindings it owns."""
     replaced = [c for c in plan.changes if c.action is Action.REPLACE]
     seen = {(c.resource, c.name) for c in plan.changes}
@@ -237,8 +266,8 @@ def _cascade_replacements(plan: Plan, live: LiveState, wanted: dict) -> None:
             # it may be in the plan as an update already: the replace supersedes it
             plan.changes[:] = [c for c in plan.changes if (c.resource, c.name) != key]
             new = Change(Action.REPLACE, resource, key[1], _identity_attrs(res, row),
-                         dict(obj.attrs), f"{change.resource} {name} is replaced",
-                         level=level(resource))
+                         _resolve_kept(obj, dict(obj.attrs), live.get(resource, {}).get(ident), missing),
+                         f"{change.resource} {name} is replaced", level=level(resource))
             plan.changes.append(new)
             replaced.append(new)
 

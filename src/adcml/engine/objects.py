@@ -7,20 +7,45 @@ user wrote (``desired_object``) or from what an appliance holds (``settable``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from adcml.resources import SCHEMA, SECRET_ATTRS, Resource, ResourceKind, identity, schema
+from adcml.resources import SCHEMA, SECRET_ATTRS, Resource, ResourceKind, check, identity, schema
+from adcml.resources.check import SchemaViolation
 from adcml.resources.values import BadValue, canonical
 from adcml.secret import Secret
 
 
+class _KeepLive:
+    """The value of an attribute that is to stay as it is on the appliance (a secret a gathered
+    spec cannot show): equal to any live value; an error where it would have to be written."""
+
+    _instance: _KeepLive | None = None
+
+    def __new__(cls) -> _KeepLive:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "KEEP_LIVE"
+
+    def __reduce__(self) -> str:
+        return "KEEP_LIVE"
+
+
+KEEP_LIVE = _KeepLive()
+
+
 @dataclass(frozen=True)
 class Desired:
-    """One NITRO object as it should be: resource name and attributes (Secrets allowed)."""
+    """One NITRO object as it should be: resource name and attributes (Secrets and KEEP_LIVE
+    allowed). ``at`` says where each attribute came from, for errors: attribute → the field of
+    what the user wrote (key ``""`` for the others)."""
 
     resource: str
     attrs: dict[str, Any]
+    at: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def schema(self) -> Resource:
@@ -29,6 +54,33 @@ class Desired:
     @property
     def identity(self) -> tuple:
         return identity(self.schema, self.attrs)
+
+    def field_of(self, attr: str | None) -> str:
+        """The user's field an attribute came from (the object's own field when unknown)."""
+        return self.at.get(attr or "", self.at.get("", ""))
+
+
+class KeptValueMissing(ValueError):
+    """Attributes marked KEEP_LIVE that must be written (their object is created or recreated)
+    with no live value to keep; ``missing`` lists (desired object, attribute, why)."""
+
+    def __init__(self, missing: list[tuple[Desired, str, str]]):
+        self.missing = missing
+        super().__init__("; ".join(f"{d.resource} {'/'.join(map(str, d.identity))}: {attr} keeps the "
+                                   f"live value, but {why}" for d, attr, why in missing))
+
+
+def check_desired(obj: Desired) -> SchemaViolation | None:
+    """The schema's checks of ``obj`` as an appliance makes them when it is written
+    (``adcml.resources.check``); the first violation, or None. Kept values are not checked."""
+    res = obj.schema
+    body = {k: v for k, v in obj.attrs.items() if v is not KEEP_LIVE}
+    adding = res.kind in (ResourceKind.CONFIG, ResourceKind.BINDING)
+    try:
+        check.check_object(res, body, adding=adding, given=set(obj.attrs) - set(body))
+    except SchemaViolation as exc:
+        return exc
+    return None
 
 
 class ObjectError(ValueError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from adcml.engine.objects import KEEP_LIVE
 from adcml.resources import SECRET_ATTRS
 from adcml.secret import MASK, Secret
 
@@ -133,7 +134,9 @@ def masked(attrs: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     out = {}
     for key, value in attrs.items():
-        if isinstance(value, Secret):
+        if value is KEEP_LIVE:
+            out[key] = f"{MASK} (the live value, kept)"
+        elif isinstance(value, Secret):
             out[key] = f"{MASK} (sha256:{value.fingerprint()})"
         elif key in SECRET_ATTRS:
             out[key] = MASK

@@ -14,6 +14,7 @@ from adcml.engine import (
     ApplyError,
     ApplyResult,
     Change,
+    KeptValueMissing,
     Outcome,
     Plan,
     Progress,
@@ -22,14 +23,28 @@ from adcml.engine import (
     masked,
     plan_objects,
 )
-from adcml.gateway.compile import RESOURCES, compile_gateway, owner
+from adcml.gateway.compile import RESOURCES, check_compiled, compile_gateway, gateway_owner
 from adcml.gateway.gather import gather
-from adcml.gateway.spec import GatewaySpec, SpecError, load_spec
+from adcml.gateway.load import load_spec
+from adcml.gateway.names import GatherError, owner
+from adcml.gateway.spec import SECRET_KEPT, GatewaySpec, SpecError
 from adcml.nitro import NitroClient
 
 
 def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = State.MERGED) -> Plan:
-    return plan_objects(client, compile_gateway(spec), state, owner(spec.name), RESOURCES)
+    """The changes that make the ADC match ``spec``. Raises SpecError, before reading the ADC,
+    for anything the appliance would refuse, and for a secret kept from the live ADC
+    (``SECRET_KEPT``) that has no live value to keep."""
+    desired = compile_gateway(spec)
+    problems = check_compiled(desired)
+    if problems:
+        raise SpecError(problems)
+    try:
+        return plan_objects(client, desired, state, gateway_owner(spec), RESOURCES)
+    except KeptValueMissing as exc:
+        raise SpecError(sorted({(obj.field_of(attr), f"{SECRET_KEPT!r} keeps the live value, but there "
+                                                     f"is none to keep ({why})")
+                                for obj, attr, why in exc.missing})) from None
 
 
 def converge(client: NitroClient, spec: GatewaySpec, state: State | str = State.MERGED, *,
@@ -52,8 +67,8 @@ def render(spec: GatewaySpec) -> list[dict]:
 
 
 __all__ = [
-    "RESOURCES", "Action", "ApplyError", "ApplyResult", "Change", "GatewaySpec", "Outcome", "Plan",
-    "SpecError",
+    "RESOURCES", "SECRET_KEPT", "Action", "ApplyError", "ApplyResult", "Change", "GatherError",
+    "GatewaySpec", "Outcome", "Plan", "SpecError",
     "State", "compile_gateway", "converge", "delete_gateway", "gather", "load_spec", "plan_gateway",
     "render",
 ]

@@ -1,99 +1,57 @@
 """Live state → gateway spec: what ``state: gathered`` returns and what verification compares.
 
-The inverse of compile: reads the objects a gateway owns and rebuilds the spec they implement.
-A certificate uploaded from files comes back as ``tls.certkey: <gateway>.cert`` (the files'
-paths on the control node are not on the appliance).
+The inverse of compile, section by section (each section's gather half sits beside its compile
+half). Applying a gathered spec back changes nothing. Where the appliance cannot hold the
+original's form, the gathered spec says so in its own way:
+
+- a certificate uploaded from files comes back as ``tls.certkey: <gateway>.cert`` (the files'
+  paths on the control node are not on the appliance); applying that keeps the cert-key and
+  its files;
+- secrets (a pool's ``backend_token``, ``auth.oidc.client_secret``) come back as
+  ``SECRET_KEPT``, the marker that keeps the live value when the spec is applied — never in
+  clear.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from adcml.engine import read_live
-from adcml.gateway.compile import RESOURCES, owner
-from adcml.gateway.spec import load_spec
+from adcml.gateway.caching import gather_cache
+from adcml.gateway.compile import RESOURCES
+from adcml.gateway.frontend import gather_frontend
+from adcml.gateway.names import GatherError, LiveGateway, cs_name, owner
+from adcml.gateway.pools import gather_default_pool, gather_pools
+from adcml.gateway.security import gather_audit, gather_auth, gather_pool_access, gather_rate_limit
+from adcml.gateway.spec import GatewaySpec, SpecError, parse_spec
 from adcml.nitro import NitroClient
-
-_PATH = re.compile(r'HTTP\.REQ\.URL\.PATH\.STARTSWITH\("([^"]*)"\)')
-_HOST = re.compile(r'HTTP\.REQ\.HOSTNAME\.EQ\("([^"]*)"\)')
 
 
 def gather(client: NitroClient, gateway: str) -> dict[str, Any] | None:
-    """The gateway named ``gateway`` as a validated spec dict, or None if it does not exist."""
-    live = read_live(client, RESOURCES)
-    owned = owner(gateway)
-    mine = {res: {_key(res, r): r for r in rows.values() if owned(res, r)}
-            for res, rows in live.items()}
-    cs = mine["csvserver"].get(f"{gateway}.cs")
+    """The gateway named ``gateway`` as a spec dict (JSON-ready, secrets as the marker), or
+    None if it does not exist. Raises GatherError when its live objects do not make a spec
+    (objects changed by hand)."""
+    spec = gather_spec(LiveGateway(gateway, read_live(client, RESOURCES), owner(gateway)))
+    return None if spec is None else spec.model_dump(mode="json")
+
+
+def gather_spec(live: LiveGateway) -> GatewaySpec | None:
+    cs = live.obj("csvserver", cs_name(live.name))
     if cs is None:
         return None
-    https = cs["servicetype"] == "SSL"
-    frontend: dict[str, Any] = {"vip": cs["ipv46"], "port": int(cs["port"]),
-                                "protocol": "https" if https else "http",
-                                "client_timeout": int(cs.get("clttimeout", 180))}
-    if https:
-        frontend["tls"] = {"certkey": _certkey(live, f"{gateway}.cs")}
-        profile = mine["sslprofile"].get(f"{gateway}.tls")
-        if profile:
-            frontend["ssl_profile"] = {
-                **{v: profile.get(v, "DISABLED") == "ENABLED" for v in ("tls1", "tls11", "tls12", "tls13")},
-                "session_reuse": profile.get("sessreuse") == "ENABLED",
-                "session_timeout": int(profile.get("sesstimeout", 120)),
-            }
-    prefix = f"{gateway}."
-    pools = [_pool(live, mine, name, name.removeprefix(prefix)) for name in sorted(mine["lbvserver"])]
-    spec: dict[str, Any] = {"name": gateway, "frontend": frontend, "pools": pools}
-    default = [b for b in live["csvserver_lbvserver_binding"].values() if b["name"] == cs["name"]]
-    if default:
-        spec["default_pool"] = default[0]["lbvserver"].removeprefix(prefix)
-    return load_spec(spec).model_dump(mode="json")
-
-
-def _key(resource: str, row: dict) -> Any:
-    from adcml.resources import schema
-
-    return row.get(schema(resource).key)
-
-
-def _certkey(live, vserver: str) -> str | None:
-    for binding in live["sslvserver_sslcertkey_binding"].values():
-        if binding["vservername"] == vserver and not binding.get("snicert"):
-            return binding["certkeyname"]
-    return None
-
-
-def _pool(live, mine, name: str, short: str) -> dict[str, Any]:
-    lb = mine["lbvserver"][name]
-    group = mine["servicegroup"].get(name, {})
-    members = [
-        {"host": m.get("ip") or m["servername"], "port": int(m["port"]), "weight": int(m.get("weight", 1))}
-        for m in live["servicegroup_servicegroupmember_binding"].values()
-        if m["servicegroupname"] == name
-    ]
-    pool: dict[str, Any] = {
-        "name": short, "lb_method": lb.get("lbmethod", "LEASTCONNECTION"),
-        "members": sorted(members, key=lambda m: (m["host"], m["port"])),
-        "max_clients": int(group.get("maxclient", 0)), "surge_protection": group.get("sp") == "ON",
-    }
-    monitor = mine["lbmonitor"].get(name)
-    if monitor:
-        interval = int(monitor.get("interval", 5)) * (60 if monitor.get("units3") == "MIN" else 1)
-        pool["health"] = {
-            "path": str(monitor.get("httprequest", "GET /health")).split(" ", 1)[-1],
-            "interval": interval, "timeout": int(monitor.get("resptimeout", 2)),
-            "retries": int(monitor.get("retries", 3)),
-            "expect_status": [int(c) for c in monitor.get("respcode", ["200"])],
-        }
-    policy = mine["cspolicy"].get(name)
-    if policy:
-        path, host = _PATH.search(policy["rule"]), _HOST.search(policy["rule"])
-        pool["match"] = {"path_prefix": path.group(1) if path else None,
-                         "host": host.group(1) if host else None}
-    group, cache = mine["cachecontentgroup"].get(name), mine["cachepolicy"].get(name)
-    if group and cache:
-        pool["cache"] = {"ttl_seconds": int(group.get("relexpiry", 60)),
-                         "max_object_kb": int(group.get("maxressize", 80)),
-                         "memory_mb": int(group.get("memlimit", 64)),
-                         "paths": _PATH.findall(cache["rule"])}
-    return pool
+    pools = []
+    for pool in gather_pools(live):
+        pool |= gather_pool_access(live, pool["name"])
+        cache = gather_cache(live, pool["name"])
+        if cache is not None:
+            pool["cache"] = cache
+        pools.append(pool)
+    data: dict[str, Any] = {"name": live.name, "frontend": gather_frontend(live, cs), "pools": pools,
+                            "default_pool": gather_default_pool(live, cs), "auth": gather_auth(live),
+                            "rate_limit": gather_rate_limit(live), "audit": gather_audit(live)}
+    try:
+        return parse_spec({k: v for k, v in data.items() if v is not None})
+    except SpecError as exc:
+        raise GatherError(f"gateway {live.name}: its live objects do not make a valid spec "
+                          f"(changed by hand?):\n" + "\n".join(f"  {p}: {m}" for p, m in exc.problems)
+                          ) from None

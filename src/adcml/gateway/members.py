@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adcml.gateway.compile import pool_object_name
+from adcml.gateway.names import pool_object_name
 from adcml.gateway.spec import Member
 from adcml.nitro import NitroClient
 

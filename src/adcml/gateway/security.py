@@ -1,16 +1,18 @@
-"""The secure inference path, compiled: bearer-token authentication, group requirements,
-backend credential injection, per-client rate limits and audit messages.
+"""The secure inference path — the ``auth``, ``rate_limit`` and ``audit`` sections and each
+pool's ``require_groups`` and ``backend_token`` — compiled, and gathered back.
 
 Objects (``<gw>`` is the gateway name):
 
 - ``<gw>.auth`` authentication vserver (non-addressable) with policy ``<gw>.oidc`` → OAuth
   action ``<gw>.oidc`` validating JWTs against the IdP's JWKS, issuer and audience; the CS
-  vserver answers 401 itself (``authn401 ON``) and delegates to it (``authnvsname``).
+  vserver answers 401 itself (``authn401 ON``) and delegates to it (``authnvsname``). The
+  action's ``attributes`` list the kept claims, the groups claim first.
 - ``<gw>.deny`` responder action (403) and per pool ``<gw>.<pool>.authz`` responder policy on
   the pool's LB vserver: callers lacking every required group are refused.
 - per pool with a backend token: rewrite policies ``<gw>.<pool>.noauth`` (drop the client's
-  Authorization) and ``<gw>.<pool>.cred`` (insert ``Authorization: Bearer <token>``) on the
-  pool's LB vserver. The token is a Secret: masked in plans, compared by value.
+  Authorization) and ``<gw>.<pool>.cred`` (insert ``Authorization: Bearer <token>``, the token
+  in literals of at most 255 bytes joined with ``+``) on the pool's LB vserver. The token is a
+  Secret: masked in plans, compared by value; a gathered spec shows the marker that keeps it.
 - ``<gw>.rl`` stream selector + limit identifier, ``<gw>.toomany`` (429) responder action and
   ``<gw>.rl`` responder policy on the CS vserver.
 - ``<gw>.audit`` audit message action, the ``logaction`` of every access-decision policy.
@@ -18,15 +20,15 @@ Objects (``<gw>`` is the gateway name):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from typing import Any
 
-from adcml.gateway.spec import GatewaySpec, Pool
-from adcml.policy import parse_rule, parse_string_builder
+from adcml.engine import KEEP_LIVE
+from adcml.gateway.names import Add, GatherError, LiveGateway, pool_object_name
+from adcml.gateway.spec import MAX_LITERAL, SECRET_KEPT, GatewaySpec, Pool, is_kept
 from adcml.policy.nodes import quote
 from adcml.secret import Secret
 
-Add = Callable[..., None]
 AUTH_PRIORITY = 100
 RATE_LIMIT_PRIORITY = 10  # before anything else on the CS vserver
 AUTHZ_PRIORITY = 100
@@ -37,9 +39,11 @@ TOO_MANY = ('"HTTP/1.1 429 Too Many Requests\\r\\nContent-Type: application/json
             '{\\"error\\":\\"rate limited\\"}"')
 AUDIT_LINE = ('"adcml gateway=" + {gw} + " client=" + CLIENT.IP.SRC + " user=" + HTTP.REQ.USER.NAME'
               ' + " " + HTTP.REQ.METHOD + " " + HTTP.REQ.URL.PATH + " decision=" + {decision}')
+RATE_KEYS = {"client_ip": "CLIENT.IP.SRC", "user": "HTTP.REQ.USER.NAME"}
+_GROUP = re.compile(r'HTTP\.REQ\.USER\.ATTRIBUTE\("([^"\\]*)"\)\.EQ\("([^"\\]*)"\)')
 
 
-def frontend_auth(spec: GatewaySpec) -> dict[str, Any]:
+def vserver_auth(spec: GatewaySpec) -> dict[str, Any]:
     """Attributes the CS vserver needs to require a bearer token."""
     if spec.auth is None:
         return {}
@@ -50,86 +54,146 @@ def compile_security(add: Add, spec: GatewaySpec, cs: str) -> None:
     gw = spec.name
     audit = f"{gw}.audit" if spec.audit and spec.audit.enabled else None
     if audit:
-        add("auditmessageaction", name=audit, loglevel="INFORMATIONAL",
-            stringbuilderexpr=_checked_sb(AUDIT_LINE.format(gw=quote(gw), decision='"refused"')))
+        add("auditmessageaction", "audit", name=audit, loglevel="INFORMATIONAL",
+            stringbuilderexpr=AUDIT_LINE.format(gw=quote(gw), decision='"refused"'))
     if spec.auth is not None:
         _authentication(add, spec)
     if any(p.require_groups for p in spec.pools):
-        add("responderaction", name=f"{gw}.deny", type="respondwith", target=_checked_sb(FORBIDDEN))
-    for pool in spec.pools:
-        _pool_policies(add, spec, pool, audit)
+        add("responderaction", "pools", name=f"{gw}.deny", type="respondwith", target=FORBIDDEN)
+    for i, pool in enumerate(spec.pools):
+        _pool_policies(add, spec, pool, f"pools[{i}]", audit)
     if spec.rate_limit is not None:
         _rate_limit(add, spec, cs, audit)
 
 
 def _authentication(add: Add, spec: GatewaySpec) -> None:
     gw, oidc = spec.name, spec.auth.oidc
-    add("authenticationvserver", name=f"{gw}.auth", servicetype="SSL", ipv46="0.0.0.0", port=0,
+    at = "auth.oidc"
+    add("authenticationvserver", "auth", name=f"{gw}.auth", servicetype="SSL", ipv46="0.0.0.0", port=0,
         authentication="ON")
-    action = {
-        "name": f"{gw}.oidc", "oauthtype": "GENERIC", "certendpoint": oidc.jwks_url,
-        "issuer": oidc.issuer, "audience": oidc.audience, "tokenendpoint": oidc.token_endpoint,
-        "clientid": oidc.client_id, "skewtime": oidc.skew_minutes,
-        "refreshinterval": oidc.refresh_minutes, "allowedalgorithms": list(oidc.algorithms),
-        "attributes": ",".join(oidc.claims),
-    }
-    if oidc.client_secret is not None:
-        action["clientsecret"] = Secret(oidc.client_secret.get_secret_value())
-    add("authenticationoauthaction", **action)
-    add("authenticationpolicy", name=f"{gw}.oidc", rule=checked_rule("true"), action=f"{gw}.oidc")
-    add("authenticationvserver_authenticationpolicy_binding", name=f"{gw}.auth", policy=f"{gw}.oidc",
-        priority=AUTH_PRIORITY)
+    secret = oidc.client_secret
+    add("authenticationoauthaction",
+        {"": at, "certendpoint": f"{at}.jwks_url", "issuer": f"{at}.issuer",
+         "audience": f"{at}.audience", "tokenendpoint": f"{at}.token_endpoint",
+         "clientid": f"{at}.client_id", "clientsecret": f"{at}.client_secret",
+         "skewtime": f"{at}.skew_minutes", "refreshinterval": f"{at}.refresh_minutes",
+         "allowedalgorithms": f"{at}.algorithms", "attributes": f"{at}.claims"},
+        name=f"{gw}.oidc", oauthtype="GENERIC", certendpoint=oidc.jwks_url, issuer=oidc.issuer,
+        audience=oidc.audience, tokenendpoint=oidc.token_endpoint, clientid=oidc.client_id,
+        skewtime=oidc.skew_minutes, refreshinterval=oidc.refresh_minutes,
+        allowedalgorithms=list(oidc.algorithms), attributes=",".join(oidc.claims),
+        clientsecret=_secret(secret))
+    add("authenticationpolicy", "auth", name=f"{gw}.oidc", rule="true", action=f"{gw}.oidc")
+    add("authenticationvserver_authenticationpolicy_binding", "auth", name=f"{gw}.auth",
+        policy=f"{gw}.oidc", priority=AUTH_PRIORITY)
 
 
-def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, audit: str | None) -> None:
-    gw, lb = spec.name, f"{spec.name}.{pool.name}"
+def _secret(value) -> Any:
+    """A spec secret as a desired value: the marker keeps the live value."""
+    if value is None:
+        return None
+    return KEEP_LIVE if is_kept(value) else Secret(value.get_secret_value())
+
+
+def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, at: str, audit: str | None) -> None:
+    gw, lb = spec.name, pool_object_name(spec.name, pool.name)
     if pool.require_groups:
         claim = quote(spec.auth.oidc.groups_claim)
         allowed = " || ".join(f"HTTP.REQ.USER.ATTRIBUTE({claim}).EQ({quote(g)})"
                               for g in pool.require_groups)
-        add("responderpolicy", name=f"{lb}.authz", rule=checked_rule(f"!({allowed})"),
+        add("responderpolicy", f"{at}.require_groups", name=f"{lb}.authz", rule=f"!({allowed})",
             action=f"{gw}.deny", logaction=audit)
-        add("lbvserver_responderpolicy_binding", name=lb, policyname=f"{lb}.authz",
-            priority=AUTHZ_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
+        add("lbvserver_responderpolicy_binding", f"{at}.require_groups", name=lb,
+            policyname=f"{lb}.authz", priority=AUTHZ_PRIORITY, gotopriorityexpression="END",
+            bindpoint="REQUEST")
     if pool.backend_token is not None:
-        token = pool.backend_token.get_secret_value()
-        add("rewriteaction", name=f"{lb}.noauth", type="delete_http_header", target="Authorization")
-        add("rewriteaction", name=f"{lb}.cred", type="insert_http_header", target="Authorization",
-            stringbuilderexpr=Secret(_checked_sb(quote(f"Bearer {token}"), secret=True)))
-        add("rewritepolicy", name=f"{lb}.noauth", rule=checked_rule("true"), action=f"{lb}.noauth")
-        add("rewritepolicy", name=f"{lb}.cred", rule=checked_rule("true"), action=f"{lb}.cred",
-            logaction=None)
-        add("lbvserver_rewritepolicy_binding", name=lb, policyname=f"{lb}.noauth",
+        token = pool.backend_token
+        at = f"{at}.backend_token"
+        add("rewriteaction", at, name=f"{lb}.noauth", type="delete_http_header", target="Authorization")
+        add("rewriteaction", at, name=f"{lb}.cred", type="insert_http_header", target="Authorization",
+            stringbuilderexpr=KEEP_LIVE if is_kept(token)
+            else Secret(bearer_expression(token.get_secret_value())))
+        add("rewritepolicy", at, name=f"{lb}.noauth", rule="true", action=f"{lb}.noauth")
+        add("rewritepolicy", at, name=f"{lb}.cred", rule="true", action=f"{lb}.cred", logaction=None)
+        add("lbvserver_rewritepolicy_binding", at, name=lb, policyname=f"{lb}.noauth",
             priority=NOAUTH_PRIORITY, gotopriorityexpression="NEXT", bindpoint="REQUEST")
-        add("lbvserver_rewritepolicy_binding", name=lb, policyname=f"{lb}.cred",
+        add("lbvserver_rewritepolicy_binding", at, name=lb, policyname=f"{lb}.cred",
             priority=CRED_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
+
+
+def bearer_expression(token: str) -> str:
+    """``"Bearer <token>"`` as a string builder expression: literals of at most 255 bytes (an
+    appliance's limit for one literal) joined with ``+``, so long tokens (JWTs) fit."""
+    text = f"Bearer {token}"
+    return " + ".join(quote(text[i:i + MAX_LITERAL]) for i in range(0, len(text), MAX_LITERAL))
 
 
 def _rate_limit(add: Add, spec: GatewaySpec, cs: str, audit: str | None) -> None:
     gw, limit = spec.name, spec.rate_limit
-    key = "CLIENT.IP.SRC" if limit.key == "client_ip" else "HTTP.REQ.USER.NAME"
-    add("streamselector", name=f"{gw}.rl", rule=[key])
-    add("nslimitidentifier", limitidentifier=f"{gw}.rl", threshold=limit.requests,
-        timeslice=limit.per_ms, mode="REQUEST_RATE", limittype="SMOOTH" if limit.smooth else "BURSTY",
-        selectorname=f"{gw}.rl")
-    add("responderaction", name=f"{gw}.toomany", type="respondwith", target=_checked_sb(TOO_MANY))
-    add("responderpolicy", name=f"{gw}.rl", rule=checked_rule(f"SYS.CHECK_LIMIT({quote(gw + '.rl')})"),
+    add("streamselector", "rate_limit.key", name=f"{gw}.rl", rule=[RATE_KEYS[limit.key]])
+    add("nslimitidentifier", {"": "rate_limit", "threshold": "rate_limit.requests",
+                              "timeslice": "rate_limit.per_ms"},
+        limitidentifier=f"{gw}.rl", threshold=limit.requests, timeslice=limit.per_ms,
+        mode="REQUEST_RATE", limittype="SMOOTH" if limit.smooth else "BURSTY", selectorname=f"{gw}.rl")
+    add("responderaction", "rate_limit", name=f"{gw}.toomany", type="respondwith", target=TOO_MANY)
+    add("responderpolicy", "rate_limit", name=f"{gw}.rl", rule=f"SYS.CHECK_LIMIT({quote(gw + '.rl')})",
         action=f"{gw}.toomany", logaction=audit)
-    add("csvserver_responderpolicy_binding", name=cs, policyname=f"{gw}.rl",
+    add("csvserver_responderpolicy_binding", "rate_limit", name=cs, policyname=f"{gw}.rl",
         priority=RATE_LIMIT_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
 
 
-def checked_rule(text: str) -> str:
-    """Every expression the engine generates is parsed before any write."""
-    parse_rule(text)
-    return text
+def gather_auth(live: LiveGateway) -> dict[str, Any] | None:
+    """The ``auth`` section; the client secret, which an appliance never returns, as the
+    marker that keeps the live one."""
+    action = live.obj("authenticationoauthaction", f"{live.name}.oidc")
+    if action is None:
+        return None
+    claims = [c for c in str(action.get("attributes") or "").split(",") if c]
+
+    def value(attr: str, default: Any = None) -> Any:
+        return live.value("authenticationoauthaction", action, attr, default)
+
+    return {"oidc": {
+        "issuer": value("issuer"), "jwks_url": value("certendpoint"),
+        "token_endpoint": value("tokenendpoint"), "audience": value("audience"),
+        "algorithms": value("allowedalgorithms"), "skew_minutes": value("skewtime"),
+        "claims": claims, "groups_claim": claims[0] if claims else "groups",
+        "client_id": value("clientid"), "client_secret": SECRET_KEPT,
+        "refresh_minutes": value("refreshinterval"),
+    }}
 
 
-def _checked_sb(text: str, *, secret: bool = False) -> str:
-    try:
-        parse_string_builder(text)
-    except ValueError as exc:
-        if secret:  # the message would quote the token
-            raise ValueError("the backend token does not form a valid expression") from None
-        raise ValueError(str(exc)) from exc
-    return text
+def gather_pool_access(live: LiveGateway, pool: str) -> dict[str, Any]:
+    """A pool's ``require_groups`` and ``backend_token`` (as the marker that keeps it)."""
+    lb = pool_object_name(live.name, pool)
+    out: dict[str, Any] = {}
+    authz = live.obj("responderpolicy", f"{lb}.authz")
+    if authz is not None:
+        out["require_groups"] = [group for _, group in _GROUP.findall(str(authz.get("rule", "")))]
+    if live.obj("rewriteaction", f"{lb}.cred") is not None:
+        out["backend_token"] = SECRET_KEPT
+    return out
+
+
+def gather_rate_limit(live: LiveGateway) -> dict[str, Any] | None:
+    limit = live.obj("nslimitidentifier", f"{live.name}.rl")
+    selector = live.obj("streamselector", f"{live.name}.rl")
+    if limit is None or selector is None:
+        return None
+    rule = live.value("streamselector", selector, "rule", [])
+    return {"requests": live.value("nslimitidentifier", limit, "threshold"),
+            "per_ms": live.value("nslimitidentifier", limit, "timeslice"),
+            "key": _rate_key(selector, rule),
+            "smooth": live.value("nslimitidentifier", limit, "limittype") == "SMOOTH"}
+
+
+def _rate_key(selector: dict[str, Any], rule: list[str]) -> str:
+    keys = {expression: key for key, expression in RATE_KEYS.items()}
+    if len(rule) != 1 or rule[0] not in keys:
+        raise GatherError(f"streamselector {selector.get('name')}: its rule is not one adcml writes "
+                          f"(changed by hand?): {rule}")
+    return keys[rule[0]]
+
+
+def gather_audit(live: LiveGateway) -> dict[str, Any] | None:
+    return {"enabled": True} if live.obj("auditmessageaction", f"{live.name}.audit") else None

@@ -1,8 +1,13 @@
 """The gateway spec: what a user writes (YAML or a dict), validated before any ADC is touched.
 
-Errors name the path of the bad field (``pools[2].members[0].port``) and say why. Later
-capabilities (auth, policies, rate limits, caching, Hugging Face backends) arrive as new
-optional sections, so existing specs stay valid.
+Errors name the path of the bad field (``pools[2].members[0].port``) and say why; a value is
+never echoed when it is a secret or looks like key material. The checks here are those of the
+spec itself; ``adcml.gateway.load_spec`` adds the checks of what the spec compiles to, so an
+accepted spec always compiles into objects an appliance accepts.
+
+Secret fields (``SECRET_FIELDS``) hold ``SecretStr``. They serialise, to JSON and YAML, as
+``SECRET_KEPT``, and that marker read back means "keep the live value": a gathered spec
+applies back without knowing (or showing) a secret.
 """
 
 from __future__ import annotations
@@ -13,24 +18,46 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from adcml.secret import looks_like_key_material
+
 SLUG = r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$"
+# URL paths as they travel: printable ASCII, without spaces, double quotes or backslashes.
+PATH = r'^/[!#-\[\]-~]*$'
+HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$"
+URL = r"^https?://[!-~]+$"
+CLAIM_NAME = r"^[A-Za-z0-9_.:-]+$"
+CLAIM_VALUE = r'^[^"\\\s]{1,127}$'
+CERTKEY = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}$"
+MAX_LITERAL = 255  # bytes in one string literal of a NetScaler expression
 MONITOR_NAME_MAX = 31
 LIMIT_NAME_MAX = 31
-CLAIM_VALUE = r"^[^\"\\\s]{1,127}$"
 MAX_SAME_SPECIFICITY = 512
 MAX_CACHE_PATHS = 32
 LB_METHODS = Literal["LEASTCONNECTION", "ROUNDROBIN", "LEASTRESPONSETIME", "URLHASH", "SOURCEIPHASH"]
+SECRET_KEPT = "*** (keep the live value)"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PATTERN_HELP = {
+    SLUG: "use lower-case letters, digits and '-' (at most 24, not starting or ending with '-')",
+    PATH: "a path starting with '/', of printable ASCII without spaces, quotes or backslashes",
+    HOST: "a host name: letters, digits, '-' and '.'",
+    URL: "an http:// or https:// URL, without spaces",
+    CLAIM_NAME: "a claim name: letters, digits and _ . : -",
+    CLAIM_VALUE: "1 to 127 characters, without spaces, quotes or backslashes",
+    CERTKEY: "a cert-key name: letters, digits, _ . - (at most 31, not starting with . or -)",
+}
 
 
 class SpecError(ValueError):
@@ -42,8 +69,82 @@ class SpecError(ValueError):
         super().__init__(f"invalid gateway spec:\n{text}")
 
 
+class FieldError(ValueError):
+    """Problems a model's own checks found, each naming its field relative to the model
+    (``""`` for the model as a whole); ``load_spec`` joins them to the model's path."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+def Int(lo: int, hi: int, **kw: Any) -> Any:  # noqa: N802  (a type, spelled like one)
+    """An integer from ``lo`` to ``hi``; true and false are not numbers."""
+    return Annotated[int, BeforeValidator(_not_a_bool), Field(ge=lo, le=hi, **kw)]
+
+
+def _secret_text(value: Any) -> Any:
+    if isinstance(value, str) and not _encodable(value):
+        raise ValueError("contains an unpaired surrogate: give valid text")
+    return value
+
+
+# A secret: never shown; serialised as the marker that means "keep the live value".
+Secret = Annotated[SecretStr, BeforeValidator(_secret_text),
+                   PlainSerializer(lambda _: SECRET_KEPT, return_type=str, when_used="json")]
+
+
+def is_kept(secret: SecretStr | None) -> bool:
+    """Whether ``secret`` is the marker that keeps the live value."""
+    return secret is not None and secret.get_secret_value() == SECRET_KEPT
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _texts(value: Any) -> list[tuple[int | None, str]]:
+    if isinstance(value, str):
+        return [(None, value)]
+    if isinstance(value, list):
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, str)]
+    return []
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every text of the spec ends up in a NITRO name, attribute or expression: refuse
+        control characters, invalid text, and key material where a path or name belongs.
+        Secrets are the Secret type's to check (and are never described)."""
+        if SecretStr in _types_in(cls.model_fields[info.field_name].annotation):
+            return value
+        problems = []
+        for i, text in _texts(value):
+            where = "" if i is None else f"[{i}]"
+            if looks_like_key_material(text):
+                problems.append((where, "this is key material (PEM text), not a value for this field; "
+                                        "give the path of the key file (the text is not shown)"))
+            elif not _encodable(text):
+                problems.append((where, "contains an unpaired surrogate: give valid text"))
+            elif match := _CONTROL.search(text):
+                problems.append((where, f"contains the control character U+{ord(match[0]):04X}"))
+        if problems:
+            raise FieldError(problems)
+        return value
 
 
 def _ip(value: str) -> str:
@@ -57,8 +158,8 @@ class Member(_Model):
     """A model server: host (an IP address) and port, with a load-balancing weight."""
 
     host: str
-    port: Annotated[int, Field(ge=1, le=65535)]
-    weight: Annotated[int, Field(ge=1, le=100)] = 1
+    port: Int(1, 65535)
+    weight: Int(1, 100) = 1
 
     _host = field_validator("host")(classmethod(lambda cls, v: _ip(v)))
 
@@ -66,29 +167,35 @@ class Member(_Model):
 class Health(_Model):
     """HTTP health check of each member (the model server's health endpoint)."""
 
-    path: Annotated[str, Field(pattern=r"^/\S*$")] = "/health"
-    interval: Annotated[int, Field(ge=1, le=3600, description="seconds")] = 5
-    timeout: Annotated[int, Field(ge=1, le=600, description="seconds")] = 2
-    retries: Annotated[int, Field(ge=1, le=127)] = 3
-    expect_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1)] = [200]
+    path: Annotated[str, Field(pattern=PATH, max_length=MAX_LITERAL)] = "/health"
+    interval: Int(1, 3600, description="seconds") = 5
+    timeout: Int(1, 600, description="seconds") = 2
+    retries: Int(1, 127) = 3
+    expect_status: Annotated[list[Int(100, 599)], Field(min_length=1, max_length=32)] = [200]
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> Health:
         if self.timeout >= self.interval:
-            raise ValueError("timeout must be shorter than interval")
+            raise FieldError([("timeout", "must be shorter than interval")])
         return self
 
 
 class Match(_Model):
-    """How requests pick this pool: a URL path prefix, a Host header, or both."""
+    """How requests pick this pool: a URL path prefix, a Host header, or both. Hosts compare
+    case-insensitively, as HTTP does: a host is kept in lower case."""
 
-    path_prefix: Annotated[str | None, Field(pattern=r"^/[^\s\"]*$")] = None
-    host: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9.-]+$")] = None
+    path_prefix: Annotated[str | None, Field(pattern=PATH, max_length=MAX_LITERAL)] = None
+    host: Annotated[str | None, Field(pattern=HOST, max_length=MAX_LITERAL)] = None
+
+    @field_validator("host")
+    @classmethod
+    def _lower(cls, host: str | None) -> str | None:
+        return host.lower() if host is not None else None
 
     @model_validator(mode="after")
     def _something(self) -> Match:
         if self.path_prefix is None and self.host is None:
-            raise ValueError("give path_prefix, host, or both")
+            raise FieldError([("", "give path_prefix, host, or both")])
         return self
 
 
@@ -98,24 +205,29 @@ class Cache(_Model):
     of the pool when empty). Callers still pass authentication and the pool's group check
     first; POSTs are never cached."""
 
-    ttl_seconds: Annotated[int, Field(ge=1, le=31536000)] = 60
-    max_object_kb: Annotated[int, Field(ge=1, le=2097151, description="largest response kept")] = 80
-    memory_mb: Annotated[int, Field(ge=1, le=65536, description="memory of the pool's cache")] = 64
-    paths: Annotated[list[Annotated[str, Field(pattern=r"^/[^\s\"\\]*$", max_length=255)]],
+    ttl_seconds: Int(1, 31536000) = 60
+    max_object_kb: Int(1, 2097151, description="largest response kept") = 80
+    memory_mb: Int(1, 65536, description="memory of the pool's cache") = 64
+    paths: Annotated[list[Annotated[str, Field(pattern=PATH, max_length=MAX_LITERAL)]],
                      Field(max_length=MAX_CACHE_PATHS)] = []
 
     @field_validator("paths")
     @classmethod
     def _unique_paths(cls, paths: list[str]) -> list[str]:
-        dupes = sorted({p for p in paths if paths.count(p) > 1})
-        if dupes:
-            raise ValueError(f"paths listed twice: {', '.join(dupes)}")
+        seen: dict[str, int] = {}
+        problems = []
+        for i, path in enumerate(paths):
+            if path in seen:
+                problems.append((f"[{i}]", f"{path} is listed twice (also paths[{seen[path]}])"))
+            seen.setdefault(path, i)
+        if problems:
+            raise FieldError(problems)
         return paths
 
     @model_validator(mode="after")
     def _object_fits(self) -> Cache:
         if self.max_object_kb > self.memory_mb * 1024:
-            raise ValueError("max_object_kb must fit in memory_mb")
+            raise FieldError([("max_object_kb", "must fit in memory_mb")])
         return self
 
 
@@ -127,29 +239,31 @@ class Pool(_Model):
     lb_method: LB_METHODS = "LEASTCONNECTION"
     members: list[Member] = []
     health: Health = Health()
-    max_clients: Annotated[int, Field(ge=0, le=4294967294)] = 0
+    max_clients: Int(0, 4294967294) = 0
     surge_protection: bool = False
     require_groups: Annotated[list[Annotated[str, Field(pattern=CLAIM_VALUE)]],
                               Field(description="callers need one of these groups (else 403)")] = []
-    backend_token: Annotated[SecretStr | None,
+    backend_token: Annotated[Secret | None,
                              Field(description="sent to the members as Authorization: Bearer")] = None
     cache: Cache | None = None
 
     @field_validator("backend_token")
     @classmethod
     def _token_text(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and not re.fullmatch(r'[!#-\[\]-~]+', token.get_secret_value()):
+        if token is not None and not is_kept(token) and not re.fullmatch(
+                r'[!#-\[\]-~]+', token.get_secret_value()):
             raise ValueError("must be printable ASCII without spaces, quotes or backslashes")
         return token
 
     @field_validator("members")
     @classmethod
     def _unique_members(cls, members: list[Member]) -> list[Member]:
-        seen = set()
+        seen: dict[tuple[str, int], int] = {}
         for i, m in enumerate(members):
             if (m.host, m.port) in seen:
-                raise ValueError(f"members[{i}]: {m.host}:{m.port} is listed twice")
-            seen.add((m.host, m.port))
+                raise FieldError([(f"[{i}]", f"{m.host}:{m.port} is listed twice "
+                                                    f"(also members[{seen[m.host, m.port]}])")])
+            seen[m.host, m.port] = i
         return members
 
 
@@ -157,21 +271,40 @@ class Tls(_Model):
     """The frontend certificate: an existing cert-key by name, or PEM files to upload (the
     gateway then owns a cert-key named ``<gateway>.cert``)."""
 
-    certkey: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}$")] = None
+    certkey: Annotated[str | None, Field(pattern=CERTKEY)] = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    key_passphrase: SecretStr | None = None
+    key_passphrase: Secret | None = None
 
     @model_validator(mode="after")
     def _pair(self) -> Tls:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give both cert_file and key_file, or neither")
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise FieldError([(missing, "give both cert_file and key_file, or neither")])
         if (self.certkey is None) == (self.cert_file is None):
-            raise ValueError("give either certkey (an existing one) or cert_file and key_file")
-        for label, path in (("cert_file", self.cert_file), ("key_file", self.key_file)):
-            if path is not None and not path.is_file():
-                raise ValueError(f"{label}: {path} is not a readable file")
+            raise FieldError([("", "give either certkey (an existing one) or cert_file and key_file")])
+        if self.key_passphrase is not None and self.cert_file is None:
+            raise FieldError([("key_passphrase", "only used with cert_file and key_file")])
+        problems = [(label, problem) for label, path in (("cert_file", self.cert_file),
+                                                         ("key_file", self.key_file))
+                    if path is not None and (problem := _unreadable(path))]
+        if problems:
+            raise FieldError(problems)
         return self
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` is not a readable file (the path itself is named only when it is short
+    and cannot be key material), or None."""
+    try:
+        if path.is_file():
+            with path.open("rb"):
+                return None
+        shown = str(path) if len(str(path)) <= 255 else "the path given"
+        return f"{shown} is not a readable file"
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a valid path"
+        return f"cannot read it: {reason}"
 
 
 class SslProfile(_Model):
@@ -182,12 +315,12 @@ class SslProfile(_Model):
     tls12: bool = True
     tls13: bool = True
     session_reuse: bool = True
-    session_timeout: Annotated[int, Field(ge=0, le=86400, description="seconds")] = 120
+    session_timeout: Int(0, 86400, description="seconds") = 120
 
     @model_validator(mode="after")
     def _some_version(self) -> SslProfile:
         if not (self.tls1 or self.tls11 or self.tls12 or self.tls13):
-            raise ValueError("enable at least one TLS version")
+            raise FieldError([("", "enable at least one TLS version")])
         return self
 
 
@@ -195,44 +328,65 @@ class Frontend(_Model):
     """The virtual IP clients call."""
 
     vip: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 443
+    port: Int(1, 65535) = 443
     protocol: Literal["https", "http"] = "https"
     tls: Tls | None = None
     ssl_profile: SslProfile = SslProfile()
-    client_timeout: Annotated[int, Field(ge=0, le=31536000)] = 180
+    client_timeout: Int(0, 31536000) = 180
 
     _vip = field_validator("vip")(classmethod(lambda cls, v: _ip(v)))
 
     @model_validator(mode="after")
     def _tls_for_https(self) -> Frontend:
         if self.protocol == "https" and self.tls is None:
-            raise ValueError("protocol https needs tls (a certkey name, or cert_file and key_file)")
+            raise FieldError([("tls", "protocol https needs tls (a certkey name, or cert_file and "
+                                      "key_file)")])
         if self.protocol == "http" and self.tls is not None:
-            raise ValueError("tls is only used with protocol https")
+            raise FieldError([("tls", "only used with protocol https")])
         return self
 
 
 class Oidc(_Model):
     """Bearer-token (JWT) validation against the IdP, for API clients."""
 
-    issuer: Annotated[str, Field(pattern=r"^https?://\S+$")]
-    jwks_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
-    token_endpoint: Annotated[str, Field(pattern=r"^https?://\S+$",
+    issuer: Annotated[str, Field(pattern=URL, max_length=MAX_LITERAL)]
+    jwks_url: Annotated[str, Field(pattern=URL, max_length=MAX_LITERAL)]
+    token_endpoint: Annotated[str, Field(pattern=URL, max_length=MAX_LITERAL,
                                          description="from the IdP's discovery document")]
     audience: Annotated[str, Field(min_length=1, max_length=255)]
     algorithms: Annotated[list[Literal["RS256", "RS512", "HS256"]], Field(min_length=1)] = ["RS256"]
-    skew_minutes: Annotated[int, Field(ge=0, le=60)] = 5
-    claims: Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]],
-                      Field(description="claims kept for policies, e.g. groups")] = ["groups"]
-    groups_claim: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "groups"
+    skew_minutes: Int(0, 60) = 5
+    claims: Annotated[list[Annotated[str, Field(pattern=CLAIM_NAME)]],
+                      Field(min_length=1, description="claims kept for policies, e.g. groups")] = ["groups"]
+    groups_claim: Annotated[str, Field(pattern=CLAIM_NAME, max_length=127)] = "groups"
     client_id: Annotated[str, Field(min_length=1, max_length=127)] = "adcml-gateway"
-    client_secret: SecretStr | None = None
-    refresh_minutes: Annotated[int, Field(ge=1, le=10080)] = 1440
+    client_secret: Secret | None = None
+    refresh_minutes: Int(1, 10080) = 1440
+
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_claim_first(cls, data: Any) -> Any:
+        """The claims are a set; the groups claim is kept first (gather reads it from there)."""
+        if isinstance(data, dict) and isinstance(data.get("claims"), list):
+            groups, claims = data.get("groups_claim", "groups"), list(data["claims"])
+            if groups in claims:
+                claims.remove(groups)
+                data = {**data, "claims": [groups, *claims]}
+        return data
 
     @model_validator(mode="after")
     def _groups_kept(self) -> Oidc:
+        problems = []
         if self.groups_claim not in self.claims:
-            raise ValueError(f"claims must include the groups_claim {self.groups_claim!r}")
+            problems.append(("claims", f"must include the groups_claim {self.groups_claim!r}"))
+        twice = sorted({c for c in self.claims if self.claims.count(c) > 1})
+        if twice:
+            problems.append(("claims", f"listed twice: {', '.join(twice)}"))
+        twice = sorted({a for a in self.algorithms if self.algorithms.count(a) > 1})
+        if twice:
+            problems.append(("algorithms", f"listed twice: {', '.join(twice)}"))
+        if problems:
+            raise FieldError(problems)
         return self
 
 
@@ -245,8 +399,8 @@ class Auth(_Model):
 class RateLimit(_Model):
     """Per-client request rate; callers over it get 429."""
 
-    requests: Annotated[int, Field(ge=1, le=4294967294)]
-    per_ms: Annotated[int, Field(ge=10, le=4294967290, multiple_of=10)] = 1000
+    requests: Int(1, 4294967294)
+    per_ms: Int(10, 4294967290, multiple_of=10) = 1000
     key: Literal["client_ip", "user"] = "client_ip"
     smooth: bool = False
 
@@ -268,58 +422,95 @@ class GatewaySpec(_Model):
     rate_limit: RateLimit | None = None
     audit: Audit | None = None
 
+    @field_validator("audit")
+    @classmethod
+    def _audit_off_is_none(cls, audit: Audit | None) -> Audit | None:
+        return audit if audit is not None and audit.enabled else None
+
     @model_validator(mode="after")
     def _consistent(self) -> GatewaySpec:
-        names = [p.name for p in self.pools]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"pool names must be unique: {', '.join(dupes)}")
-        if self.default_pool is not None and self.default_pool not in names:
-            raise ValueError(f"default_pool {self.default_pool!r} is not one of the pools")
-        routes = [(p.match.path_prefix, p.match.host) for p in self.pools if p.match]
-        same = Counter((len(path or ""), host is None) for path, host in routes)
-        if same and max(same.values()) > MAX_SAME_SPECIFICITY:
-            raise ValueError(f"more than {MAX_SAME_SPECIFICITY} routes with equally long path "
-                             "prefixes: give them different prefixes or hosts")
-        if len(routes) != len(set(routes)):
-            raise ValueError("two pools have the same match")
-        unmatched = [p.name for p in self.pools if p.match is None]
-        if [n for n in unmatched if n != self.default_pool]:
-            raise ValueError(f"pools without match must be the default_pool: {', '.join(unmatched)}")
-        needs_auth = [p.name for p in self.pools if p.require_groups]
-        if needs_auth and self.auth is None:
-            raise ValueError(f"require_groups needs auth (pools {', '.join(needs_auth)})")
-        if self.rate_limit and self.rate_limit.key == "user" and self.auth is None:
-            raise ValueError("rate_limit.key user needs auth")
-        if self.rate_limit and len(self.name) + len(".rl") > LIMIT_NAME_MAX:
-            raise ValueError(f"gateway name too long for a rate limit (at most {LIMIT_NAME_MAX - 3})")
-        for pool in self.pools:
+        problems = _pool_problems(self) + _route_problems(self.pools)
+        for i, pool in enumerate(self.pools):
+            if pool.require_groups and self.auth is None:
+                problems.append((f"pools[{i}].require_groups",
+                                 "needs auth (the callers' groups come from their tokens)"))
             if len(self.name) + 1 + len(pool.name) > MONITOR_NAME_MAX:
-                raise ValueError(
-                    f"gateway name + pool name {pool.name!r} is longer than "
-                    f"{MONITOR_NAME_MAX - 1} characters (NetScaler's limit for monitor names)")
+                problems.append((f"pools[{i}].name",
+                                 f"gateway name + pool name is longer than {MONITOR_NAME_MAX - 1} "
+                                 "characters (NetScaler's limit for monitor names)"))
+        if self.rate_limit and self.rate_limit.key == "user" and self.auth is None:
+            problems.append(("rate_limit.key", "user needs auth (the user comes from the token)"))
+        if self.rate_limit and len(self.name) + len(".rl") > LIMIT_NAME_MAX:
+            problems.append(("name", f"too long for a rate limit (at most {LIMIT_NAME_MAX - 3})"))
+        if problems:
+            raise FieldError(problems)
         return self
 
 
-def load_spec(data: dict[str, Any] | str | Path) -> GatewaySpec:
-    """Validate a spec given as a dict, YAML text or a YAML file path; raise SpecError."""
-    is_path = isinstance(data, str) and "\n" not in data and data.endswith((".yml", ".yaml"))
-    if isinstance(data, Path) or is_path:
-        data = yaml.safe_load(Path(data).read_text())
-    elif isinstance(data, str):
-        data = yaml.safe_load(data)
+def _pool_problems(spec: GatewaySpec) -> list[tuple[str, str]]:
+    problems = []
+    first: dict[str, int] = {}
+    for i, pool in enumerate(spec.pools):
+        if pool.name in first:
+            problems.append((f"pools[{i}].name", f"{pool.name!r} is the name of pools[{first[pool.name]}] "
+                                                 "too: pool names must be unique"))
+        first.setdefault(pool.name, i)
+        if pool.match is None and pool.name != spec.default_pool:
+            problems.append((f"pools[{i}].match", "a pool without match must be the default_pool"))
+    if spec.default_pool is not None and spec.default_pool not in first:
+        problems.append(("default_pool", f"{spec.default_pool!r} is not one of the pools "
+                                         f"({', '.join(first)})"))
+    return problems
+
+
+def _route_problems(pools: list[Pool]) -> list[tuple[str, str]]:
+    problems = []
+    first: dict[tuple, int] = {}
+    for i, pool in enumerate(pools):
+        if pool.match is None:
+            continue
+        route = (pool.match.path_prefix, pool.match.host)
+        if route in first:
+            problems.append((f"pools[{i}].match", f"the same as pools[{first[route]}].match: "
+                                                  "requests would never reach this pool"))
+        first.setdefault(route, i)
+    same = Counter((len(path or ""), host is None) for path, host in first)
+    if same and max(same.values()) > MAX_SAME_SPECIFICITY:
+        problems.append(("pools", f"more than {MAX_SAME_SPECIFICITY} routes with equally long path "
+                                  "prefixes: give them different prefixes or hosts"))
+    return problems
+
+
+def parse_spec(data: Any) -> GatewaySpec:
+    """Validate a spec given as a mapping; raise SpecError. ``adcml.gateway.load_spec`` also
+    reads YAML and checks what the spec compiles to."""
     if not isinstance(data, dict):
         raise SpecError([("(top)", "expected a mapping with name, frontend and pools")])
     try:
         return GatewaySpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([(_path(e["loc"]), _message(e)) for e in exc.errors()]) from None
+        raise SpecError(validation_problems(exc)) from None
 
 
-def _path(loc: tuple) -> str:
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """pydantic's errors as (field path, message), FieldErrors expanded to their fields."""
+    problems = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            problems += [(join_path(error["loc"], field), message) for field, message in cause.problems]
+        else:
+            problems.append((join_path(error["loc"]), _message(error)))
+    return problems
+
+
+def join_path(loc: tuple, field: str = "") -> str:
+    """``("pools", 2, "match")`` + ``"host"`` → ``pools[2].match.host``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    if field:
+        out += field if field.startswith("[") or not out else f".{field}"
     return out or "(top)"
 
 
@@ -327,8 +518,8 @@ def _message(error: dict) -> str:
     text = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return "unknown field (check the spelling; see docs/gateway.md for the fields)"
-    if error["type"] == "string_pattern_mismatch" and "a-z0-9" in text:
-        return "use lower-case letters, digits and '-' (at most 24, not starting or ending with '-')"
+    if error["type"] == "string_pattern_mismatch":
+        return _PATTERN_HELP.get((error.get("ctx") or {}).get("pattern"), text)
     return re.sub(r"\s+", " ", text)
 
 
@@ -346,6 +537,8 @@ def _secret_fields(model: type[BaseModel]) -> set[str]:
 
 def _types_in(annotation: Any) -> list[Any]:
     args = getattr(annotation, "__args__", None)
+    if getattr(annotation, "__metadata__", None) is not None:  # Annotated[T, ...]
+        return _types_in(annotation.__origin__)
     if not args:
         return [annotation]
     return [t for arg in args for t in _types_in(arg)]

@@ -1,8 +1,8 @@
 """Masking of secrets in NITRO bodies, headers and messages before they are logged or raised.
 
-An attribute is secret when its name is in ``secret_attrs()``: a fixed core (the ones that
-hold credentials on every resource that has them) plus ``adcml.resources.SECRET_ATTRS`` when the
-resource schema provides it.
+An attribute is secret when its name is in ``adcml.resources.SECRET_ATTRS``, the one table of
+secret attribute names (compared without regard to case: NITRO names are lower case, but an
+echo in a message may not be).
 """
 
 from __future__ import annotations
@@ -11,45 +11,23 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from adcml.resources import SECRET_ATTRS
 from adcml.secret import MASK, Secret
 
-# filecontent may carry a private key; a rewrite action's stringbuilderexpr may carry a bearer
-# token (the appliance stores and returns it in clear).
-_ALWAYS_SECRET = frozenset(
-    {
-        "password", "passplain", "clientsecret", "keyvalue", "filecontent", "stringbuilderexpr",
-        "sessionid",
-    }
-)
 _SECRET_HEADERS = frozenset({"x-nitro-pass", "authorization", "proxy-authorization"})
 _TOKEN = re.compile(r"(NITRO_AUTH_TOKEN=)[^;,\s]*", re.IGNORECASE)
 
 # Replacing a one- or two-character "secret" everywhere would garble messages beyond use.
 _MIN_SECRET_LEN = 3
 
-_schema_attrs: frozenset[str] | None = None
-
-
-def secret_attrs() -> frozenset[str]:
-    """Names (lower case) of attributes whose values are never logged or shown."""
-    global _schema_attrs
-    if _schema_attrs is None:
-        try:
-            from adcml.resources import SECRET_ATTRS  # the schema may not be importable yet
-        except ImportError:
-            return _ALWAYS_SECRET
-        _schema_attrs = frozenset(a.lower() for a in SECRET_ATTRS)
-    return _ALWAYS_SECRET | _schema_attrs
-
 
 def is_secret_attr(name: str) -> bool:
-    return name.lower() in secret_attrs()
+    return name.lower() in SECRET_ATTRS
 
 
 def redact(value: Any) -> Any:
     """A copy of a JSON-like value with every secret attribute's value replaced by ``***``."""
-    secret = secret_attrs()
-    return _redact(value, secret)
+    return _redact(value, SECRET_ATTRS)
 
 
 def _redact(value: Any, secret: frozenset[str]) -> Any:
@@ -67,12 +45,11 @@ def _redact(value: Any, secret: frozenset[str]) -> Any:
 def secret_values(value: Any) -> set[str]:
     """Every clear secret found in a JSON-like value (to scrub it from echoed messages)."""
     found: set[str] = set()
-    secret = secret_attrs()
 
     def walk(v: Any, is_secret: bool) -> None:
         if isinstance(v, Mapping):
             for k, item in v.items():
-                walk(item, is_secret or str(k).lower() in secret)
+                walk(item, is_secret or str(k).lower() in SECRET_ATTRS)
         elif isinstance(v, list | tuple):
             for item in v:
                 walk(item, is_secret)

@@ -27,15 +27,37 @@ class AuthMode(StrEnum):
     HEADER = "header"  # X-NITRO-USER / X-NITRO-PASS on every request, no session
 
 
-ENV = {
-    "nsip": "NETSCALER_NSIP",
-    "username": "NETSCALER_NITRO_USER",
-    "password": "NETSCALER_NITRO_PASS",
-    "protocol": "NETSCALER_NITRO_PROTOCOL",
-    "validate_certs": "NETSCALER_VALIDATE_CERTS",
-    "ca_bundle": "NETSCALER_CA_BUNDLE",
-    "partition": "NETSCALER_PARTITION",
-}
+@dataclass(frozen=True)
+class ConnectionOption:
+    """One connection setting as every front-end spells it: the :class:`Settings` field, the
+    Ansible module option, and the environment variable (the name the vendor's NetScaler
+    collection reads), with the option's type as Ansible names it (str, bool, path)."""
+
+    field: str
+    option: str
+    env: str
+    type: str = "str"
+    secret: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+# The one table of connection options: Settings.from_env reads ENV, the Ansible modules derive
+# their options (module_utils/adcml_common.py) and doc_fragments/adcml.py documents them.
+CONNECTION_OPTIONS: tuple[ConnectionOption, ...] = (
+    ConnectionOption("nsip", "nsip", "NETSCALER_NSIP"),
+    ConnectionOption("username", "nitro_user", "NETSCALER_NITRO_USER"),
+    ConnectionOption("password", "nitro_pass", "NETSCALER_NITRO_PASS", secret=True),
+    ConnectionOption("protocol", "nitro_protocol", "NETSCALER_NITRO_PROTOCOL", default="https",
+                     choices=("http", "https")),
+    ConnectionOption("validate_certs", "validate_certs", "NETSCALER_VALIDATE_CERTS", type="bool",
+                     default=True),
+    ConnectionOption("ca_bundle", "ca_bundle", "NETSCALER_CA_BUNDLE", type="path"),
+    ConnectionOption("partition", "partition", "NETSCALER_PARTITION"),
+)
+
+ENV: dict[str, str] = {o.field: o.env for o in CONNECTION_OPTIONS}
+"""Settings field -> environment variable."""
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
@@ -73,9 +95,9 @@ class Settings:
             object.__setattr__(self, "ca_bundle", _ca_bundle(self.ca_bundle))
         _split_nsip(self.nsip)  # validates
         if not self.username:
-            raise SettingsError("username", "missing; set username or NETSCALER_NITRO_USER")
+            raise SettingsError("username", f"missing; set username or {ENV['username']}")
         if not self.password:
-            raise SettingsError("password", "missing; set password or NETSCALER_NITRO_PASS")
+            raise SettingsError("password", f"missing; set password or {ENV['password']}")
         _number("timeout", self.timeout, minimum=0, exclusive=True)
         _number("backoff", self.backoff, minimum=0)
         _integer("retries", self.retries, minimum=0)
@@ -123,7 +145,7 @@ class Settings:
 
 def _split_nsip(nsip: str) -> tuple[str, int | None]:
     if not isinstance(nsip, str) or not nsip.strip():
-        raise SettingsError("nsip", "missing; set nsip or NETSCALER_NSIP")
+        raise SettingsError("nsip", f"missing; set nsip or {ENV['nsip']}")
     text = nsip.strip()
     if "://" in text:
         raise SettingsError(

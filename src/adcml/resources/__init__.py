@@ -14,12 +14,17 @@ from adcml.resources.model import Attr, Kind, Resource, ResourceKind
 
 SCHEMA: dict[str, Resource] = {r.name: r for r in RESOURCES}
 
-# Attributes whose values must never reach a log, a diff or an exception. Beyond the schema's
-# secrets (never returned by an appliance), two are returned by GET but can carry secrets: a
-# systemfile's content (a private key) and a string builder expression (a bearer token).
+# Attribute names (lower case) whose values never reach a log, a diff, an exception or a module
+# result, whatever the resource: the one table (the NITRO client's redaction, the engine's plans
+# and the Ansible modules' no_log all read it). Beyond the schema's secrets (never returned by an
+# appliance) it names the credentials of resources the schema does not know (password,
+# passplain, clientsecret, keyvalue), a login's session id, and two attributes that GET returns
+# but that can carry secrets: a systemfile's content (a private key) and a string builder
+# expression (a bearer token).
 SECRET_ATTRS: frozenset[str] = frozenset(
     {a.name for r in RESOURCES for a in r.attrs if a.secret}
-    | {"password", "filecontent", "stringbuilderexpr", "keyvalue", "clientsecret"}
+    | {"password", "passplain", "clientsecret", "keyvalue", "sessionid", "filecontent",
+       "stringbuilderexpr"}
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Collection
 from typing import Any
 
 from adcml.policy import ExpressionError, parse, parse_rule, parse_string_builder
@@ -36,27 +37,31 @@ class SchemaViolation(ValueError):
     part of its message, ``attr`` the attribute to blame (None for the object as a whole).
     Secret values are never part of the detail."""
 
-    def __init__(self, code: E, detail: str, *, attr: str | None = None, status: int | None = None):
+    def __init__(self, code: E, detail: str, *, attr: str | None = None, status: int | None = None,
+                 reason: str | None = None):
         self.code, self.detail, self.attr, self.status = E(code), detail, attr, status
+        self.reason = reason
         super().__init__(f"{self.code.message} [{detail}]")
 
     @property
     def problem(self) -> str:
-        """The detail without the attribute's name in front (for a message that names it)."""
-        if self.attr and self.detail.startswith(f"{self.attr}, "):
-            return self.detail.removeprefix(f"{self.attr}, ")
-        return self.detail
+        """What is wrong, without the value (for a message that names the attribute)."""
+        return self.reason or self.code.message.lower()
 
 
-def check_object(res: Resource, body: Any, *, adding: bool) -> dict[str, Any]:
+def check_object(res: Resource, body: Any, *, adding: bool,
+                 given: Collection[str] = ()) -> dict[str, Any]:
     """Every check of this module on ``body``, an add (``adding``) or a set; returns the
-    canonical values by attribute name (a gotopriorityexpression keyword upper-cased)."""
-    out = check_values(res, body, adding=adding)
+    canonical values by attribute name (a gotopriorityexpression keyword upper-cased).
+    ``given``: attributes that count as present though not in ``body`` (values the appliance
+    already holds)."""
+    out = check_values(res, body, adding=adding, given=given)
     check_expressions(res, out)
     return out
 
 
-def check_values(res: Resource, body: Any, *, adding: bool) -> dict[str, Any]:
+def check_values(res: Resource, body: Any, *, adding: bool,
+                 given: Collection[str] = ()) -> dict[str, Any]:
     """The checks of each value and of the object's shape (not the expressions)."""
     if not isinstance(body, dict):
         raise SchemaViolation(E.INVALID_JSON, f"{res.name}, expected an object", status=400)
@@ -64,45 +69,50 @@ def check_values(res: Resource, body: Any, *, adding: bool) -> dict[str, Any]:
     for key, value in body.items():
         attr = res.attr(key)
         if attr is None:
-            raise SchemaViolation(E.INVALID_ARGUMENT, key, attr=key)
+            raise SchemaViolation(E.INVALID_ARGUMENT, key, attr=key,
+                                  reason=f"not an attribute of {res.name}")
         if attr.readonly:
-            raise SchemaViolation(E.INVALID_ARGUMENT, f"{key}, read-only attribute", attr=key)
+            raise SchemaViolation(E.INVALID_ARGUMENT, f"{key}, read-only attribute", attr=key,
+                                  reason="read-only attribute")
         try:
             out[attr.name] = canonical(attr, _clear(value))
         except BadValue as exc:
-            shown = MASK if attr.secret or _is_secret_value(value) else value
-            raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {shown}: {exc}", attr=key) from None
+            shown = MASK if attr.secret or _is_secret_value(value) else _short(value)
+            raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {shown}: {exc}", attr=key,
+                                  reason=str(exc)) from None
         if attr.name in IP_ATTRS and out[attr.name] is not None:
             try:
                 ipaddress.ip_address(out[attr.name])
             except ValueError:
-                raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}: not an IP address",
-                                      attr=key) from None
+                raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {_short(value)}: not an IP "
+                                      "address", attr=key, reason="not an IP address") from None
     for first, second in res.exclusive:
         if out.get(first) is not None and out.get(second) is not None:
-            raise SchemaViolation(E.BOTH_SPECIFIED, f"{first}, {second}", attr=second)
+            raise SchemaViolation(E.BOTH_SPECIFIED, f"{first}, {second}", attr=second,
+                                  reason=f"cannot be given with {first}")
     if adding:
         for attr in res.attrs:
-            if attr.required and out.get(attr.name) is None:
-                raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, attr.name, attr=attr.name)
+            if attr.required and out.get(attr.name) is None and attr.name not in given:
+                raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, attr.name, attr=attr.name,
+                                      reason="required")
         for group in res.one_of:
-            if all(out.get(a) is None for a in group):
-                raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, " or ".join(group), attr=group[0])
+            if all(out.get(a) is None and a not in given for a in group):
+                raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, " or ".join(group), attr=group[0],
+                                      reason=f"one of {', '.join(group)} is required")
         if res.kind is not ResourceKind.BINDING:
             check_name(res.key, out[res.key])
     elif out.get(res.key) is None:
-        raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, res.key, attr=res.key)
+        raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, res.key, attr=res.key, reason="required")
     return out
 
 
 def check_name(attr: str, name: str) -> None:
     """Refuse a new object name an appliance would refuse."""
     if not NAME_RE.fullmatch(name):
-        raise SchemaViolation(
-            E.INVALID_ARGUMENT_VALUE,
-            f"{attr}, {name}: names start with a letter, digit or '_' and contain only "
-            "letters, digits and _ # . space : @ = -", attr=attr,
-        )
+        rule = ("names start with a letter, digit or '_' and contain only letters, digits and "
+                "_ # . space : @ = -")
+        raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{attr}, {_short(name)}: {rule}", attr=attr,
+                              reason=rule)
 
 
 def check_expressions(res: Resource, obj: dict[str, Any]) -> None:
@@ -130,9 +140,9 @@ def check_text(attr: str, syntax: Syntax, text: Any, *, secret: bool = False) ->
         _PARSERS[syntax](_clear(text))
     except ExpressionError as exc:
         reason = _QUOTED.sub(f"'{MASK}'", str(exc.reason)) if secret else str(exc.reason)
-        raise SchemaViolation(E.INVALID_ARGUMENT_VALUE,
-                              f"{attr}, expression error at position {exc.position}: {reason}",
-                              attr=attr.split("[")[0]) from None
+        where = f"expression error at position {exc.position}: {reason}"
+        raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{attr}, {where}", attr=attr.split("[")[0],
+                              reason=where) from None
 
 
 def goto(value: str) -> str:
@@ -143,6 +153,12 @@ def goto(value: str) -> str:
         return value.strip()
     check_text("gotopriorityexpression", Syntax.EXPRESSION, value)
     return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as an error message quotes it: long ones cut (a rule can be 8,191 characters)."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
 
 
 def _is_secret_value(value: Any) -> bool:

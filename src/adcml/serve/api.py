@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from adcml.serve import protocol
-from adcml.serve.errors import InputTooLarge, RequestError
+from adcml.serve.errors import InputTooLarge, RequestError, ValidationError
 from adcml.serve.model import LoadedModel, configure_threads, load_model
 from adcml.serve.protocol import Job, Limits, Route
 from adcml.serve.settings import ServeSettings, Task
@@ -149,8 +149,6 @@ def _field(item: Item) -> str:
 
 
 def _check_route(route: Route, task: Task) -> None:
-    from adcml.serve.errors import ValidationError
-
     if route is Route.PREDICT and task is not Task.CLASSIFY:
         raise ValidationError("this server runs an embedding model, which does not classify",
                               hint="POST to /embed or /v1/embeddings, or serve a sequence-classification "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from adcml.serve import ServeSettings, SettingsError
+
 
 @click.command("serve")
 @click.option("--model", required=True, help="Local model directory or Hugging Face hub id (read from the "
@@ -47,13 +49,13 @@ import click
               help="Seconds SIGTERM waits for in-flight requests.")
 def serve(model: str, **options) -> None:
     """Serve a transformers model with the API of text-embeddings-inference."""
-    from adcml.serve import ServeSettings, SettingsError
-
     try:
         settings = ServeSettings(model=model, **options)
     except SettingsError as exc:
         raise click.BadParameter(exc.problem, param_hint="--" + exc.option.replace("_", "-")) from None
     try:
+        # Here, not at the top: these import torch (about 2 s), which `adcml --help` and every
+        # other command must not pay (the adcml.serve package docstring).
         from adcml.serve.model import resolve_device
         from adcml.serve.server import serve as run_server
     except ImportError as exc:

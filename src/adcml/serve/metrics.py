@@ -36,6 +36,8 @@ class GpuCollector(Collector):
         self.device = device
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        # Only on a CUDA server, where torch is loaded already; this module is also imported by
+        # the batcher, which does not need torch.
         import torch
 
         name = str(self.device)

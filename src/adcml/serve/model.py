@@ -207,7 +207,7 @@ def _local_root(model: str) -> Path | None:
     if path.is_dir():
         return path
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # beside transformers' lazy import (above)
 
         return Path(snapshot_download(model, local_files_only=True))
     except Exception:  # not cached (yet): sentence-transformers extras are optional
@@ -229,6 +229,8 @@ def _max_input_length(settings: ServeSettings, tokenizer: Any, config: Any, st_m
 
 def load_model(settings: ServeSettings) -> LoadedModel:
     """Load tokenizer and model on the chosen device, in eval mode. Raises ``ModelLoadError``."""
+    # Here, not at the top: importing transformers' auto classes takes about 5 s (measured),
+    # which `adcml serve --help`, device checks and settings errors must not pay.
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     device = resolve_device(settings.device)

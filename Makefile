@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks library module_utils doc_fragments
+	$(VENV)/bin/lint-imports
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,19 @@ import pytest
 from adcml.lab.emulators.adc.backend import LabADC
 from adcml.lab.emulators.adc.server import LabServer
 from adcml.nitro import NitroClient
+
+# Some tests load Ansible's module_utils in-process (a module's argument spec, its helpers).
+# Importing them patches sys.intern and socket.getaddrinfo for the whole process
+# (ansible.module_utils._internal._datatag), and torch's compiler then refuses to load a model in
+# the model-server tests that run later in the same process. Each test starts with the originals.
+_ORIGINALS = ((sys, "intern", sys.intern), (socket, "getaddrinfo", socket.getaddrinfo))
+
+
+@pytest.fixture(autouse=True)
+def _unpatched_by_ansible() -> Iterator[None]:
+    yield
+    for container, name, original in _ORIGINALS:
+        setattr(container, name, original)
 
 
 @dataclass

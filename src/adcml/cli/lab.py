@@ -173,12 +173,13 @@ def lab_token(lab_dir: Path, user: str, groups: tuple[str, ...], audience: str) 
 @click.option("--howto/--no-howto", default=True, help="Then print how to try the lab.")
 def lab_smoke(lab_dir: Path, url: str | None, ca_file: Path | None, user: str, howto: bool) -> None:
     """Check the gateway end to end: 401 without a token, 200 with one, 403 without the group."""
-    from adcml.lab.orchestrator import smoke as stack
+    from adcml.lab.orchestrator.smoke import howto as how_to_try
+    from adcml.lab.orchestrator.smoke import smoke
 
     the_lab = _lab(lab_dir)
-    stack.smoke(the_lab, url, ca_file, user, echo=click.echo)
+    smoke(the_lab, url, ca_file, user, echo=click.echo)
     if howto:
-        click.echo(stack.howto(the_lab, str(lab_dir)))
+        click.echo(how_to_try(the_lab, str(lab_dir)))
 
 
 @lab.command("wheelhouse")

@@ -193,6 +193,11 @@ def test_lab_error_is_the_labs_own_message(tmp_path):
     assert_reported(ran, "nitro 'nowhere': give HOST:PORT with an IPv4 loopback host")
 
 
+def test_smoke_of_a_lab_that_was_never_up_says_so(tmp_path):
+    ran = adcml("lab", "smoke", "--dir", str(tmp_path / "lab"))
+    assert_reported(ran, "no CA to verify the gateway with", "pki/ca.pem does not exist", "adcml lab up")
+
+
 def test_test_hosts_error_names_the_option_and_exits_1(tmp_path):
     ran = adcml("lab-adc", "--data-plane", "--test-hosts", str(tmp_path), "--listen",
                 f"127.0.0.1:{free_port()}")

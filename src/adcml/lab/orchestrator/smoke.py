@@ -34,7 +34,11 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
     user's token → 200 on embeddings and on chat (the demo backends require the injected
     backend credential there); a token without the group → 403 on chat. LabError on a failure."""
     url = (url or lab.layout.gateway_url).rstrip("/")
-    ca = ssl.create_default_context(cafile=str(ca_file or lab.ca_file))
+    ca_path = ca_file or lab.ca_file
+    if not Path(ca_path).is_file():
+        raise LabError(f"no CA to verify the gateway with: {ca_path} does not exist (is the lab up? "
+                       "adcml lab up, or give --ca)")
+    ca = ssl.create_default_context(cafile=str(ca_path))
     trusted = token(lab, user, [TRUSTED_GROUP])
     other = token(lab, f"{user}-guest", [])
     bearer = {"Authorization": f"Bearer {trusted}"}

@@ -23,9 +23,9 @@ from adcml.engine import (
     masked,
     plan_objects,
 )
-from adcml.gateway.compile import RESOURCES, check_compiled, compile_gateway, gateway_owner
+from adcml.gateway.compile import RESOURCES, compile_gateway, gateway_owner
 from adcml.gateway.gather import gather
-from adcml.gateway.load import load_spec
+from adcml.gateway.load import compiled, load_spec
 from adcml.gateway.names import GatherError, owner
 from adcml.gateway.spec import SECRET_KEPT, GatewaySpec, SpecError
 from adcml.nitro import NitroClient
@@ -35,12 +35,8 @@ def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = St
     """The changes that make the ADC match ``spec``. Raises SpecError, before reading the ADC,
     for anything the appliance would refuse, and for a secret kept from the live ADC
     (``SECRET_KEPT``) that has no live value to keep."""
-    desired = compile_gateway(spec)
-    problems = check_compiled(desired)
-    if problems:
-        raise SpecError(problems)
     try:
-        return plan_objects(client, desired, state, gateway_owner(spec), RESOURCES)
+        return plan_objects(client, compiled(spec), state, gateway_owner(spec), RESOURCES)
     except KeptValueMissing as exc:
         raise SpecError(sorted({(obj.field_of(attr), f"{SECRET_KEPT!r} keeps the live value, but there "
                                                      f"is none to keep ({why})")

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from adcml.engine import Desired
 from adcml.gateway.compile import check_compiled, compile_gateway
 from adcml.gateway.spec import GatewaySpec, SpecError, parse_spec
 
@@ -21,15 +22,22 @@ from adcml.gateway.spec import GatewaySpec, SpecError, parse_spec
 def load_spec(data: dict[str, Any] | str | Path) -> GatewaySpec:
     """Validate a spec given as a dict, YAML text or a YAML file path; raise SpecError."""
     spec = parse_spec(read_spec(data))
-    check_spec(spec)
+    compiled(spec)
     return spec
 
 
-def check_spec(spec: GatewaySpec) -> None:
-    """Raise SpecError for what the spec compiles to that an appliance would refuse."""
-    problems = check_compiled(compile_gateway(spec))
-    if problems:
-        raise SpecError(problems)
+def compiled(spec: GatewaySpec) -> list[Desired]:
+    """The objects ``spec`` compiles to, every one accepted by the schema's checks; SpecError
+    for those an appliance would refuse. Done once per spec (``load_spec`` did it already for
+    the planner), and certificate files are read once: what was checked is what is uploaded."""
+    checked = spec._checked
+    if checked.fields is not spec.__dict__:
+        objects = compile_gateway(spec)
+        problems = check_compiled(objects)
+        if problems:
+            raise SpecError(problems)
+        checked.fields, checked.objects = spec.__dict__, objects
+    return checked.objects
 
 
 def read_spec(data: dict[str, Any] | str | Path) -> Any:

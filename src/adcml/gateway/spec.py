@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -411,6 +412,23 @@ class Audit(_Model):
     enabled: bool = True
 
 
+class Checked:
+    """What a spec compiles to, once the schema's checks accepted it (``adcml.gateway.load``).
+    Not part of the spec's value: every two compare equal. It remembers the very field values
+    it was made from, so a copy with other values (``model_copy(update=...)``) is checked anew."""
+
+    __slots__ = ("fields", "objects")
+
+    def __init__(self) -> None:
+        self.fields: dict | None = None
+        self.objects: list | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Checked)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class GatewaySpec(_Model):
     """An AI inference gateway on one ADC."""
 
@@ -421,6 +439,7 @@ class GatewaySpec(_Model):
     auth: Auth | None = None
     rate_limit: RateLimit | None = None
     audit: Audit | None = None
+    _checked: Checked = PrivateAttr(default_factory=Checked)
 
     @field_validator("audit")
     @classmethod

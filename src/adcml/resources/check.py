@@ -12,6 +12,7 @@ before the first write, so an accepted spec never fails part-way through an appl
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Collection
@@ -136,13 +137,25 @@ def check_text(attr: str, syntax: Syntax, text: Any, *, secret: bool = False) ->
     """Parse ``text`` in ``syntax``; on an error raise 1097 naming ``attr`` and the position.
     A secret's text (a bearer token in a string builder) is not quoted in the message."""
     secret = secret or _is_secret_value(text) or attr.split("[")[0] in SECRET_ATTRS
-    try:
-        _PARSERS[syntax](_clear(text))
-    except ExpressionError as exc:
-        reason = _QUOTED.sub(f"'{MASK}'", str(exc.reason)) if secret else str(exc.reason)
-        where = f"expression error at position {exc.position}: {reason}"
+    # A secret's text is parsed afresh each time: it is not kept in the cache.
+    error = _parse_error.__wrapped__(syntax, _clear(text)) if secret else _parse_error(syntax, text)
+    if error is not None:
+        position, reason = error
+        reason = _QUOTED.sub(f"'{MASK}'", reason) if secret else reason
+        where = f"expression error at position {position}: {reason}"
         raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{attr}, {where}", attr=attr.split("[")[0],
-                              reason=where) from None
+                              reason=where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_error(syntax: Syntax, text: str) -> tuple[int, str] | None:
+    """Where and why ``text`` does not parse, or None. Cached: a plan checks the objects its
+    spec was already checked with, and an appliance's rules repeat."""
+    try:
+        _PARSERS[syntax](text)
+    except ExpressionError as exc:
+        return exc.position, str(exc.reason)
+    return None
 
 
 def goto(value: str) -> str:

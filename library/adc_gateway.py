@@ -473,7 +473,7 @@ def argument_spec() -> dict:
 
 def main() -> None:
     module = adcml_module(argument_spec, explain=explain_refusal, supports_check_mode=True)
-    from adcml.gateway import ApplyError, converge, delete_gateway, render
+    from adcml.gateway import ApplyError, GatherError, SpecError, converge, delete_gateway, render
 
     p = module.params
     state = p["state"]
@@ -488,13 +488,20 @@ def main() -> None:
         if state == "gathered":
             from adcml.gateway import gather
 
-            module.exit_json(changed=False, gathered=gather(client, name) or {},
-                             requests=client.request_count)
+            try:
+                gathered = gather(client, name) or {}
+            except GatherError as exc:
+                module.fail_json(msg=str(exc), requests=client.request_count)
+            module.exit_json(changed=False, gathered=gathered, requests=client.request_count)
         try:
             if spec is None:
                 outcome = delete_gateway(client, name, check=module.check_mode, save=p["save_config"])
             else:
                 outcome = converge(client, spec, state, check=module.check_mode, save=p["save_config"])
+        except SpecError as exc:  # a kept secret with no live value to keep: found by the plan
+            fail_problems(module, "invalid gateway spec (nothing was changed on the ADC)",
+                          [(_spec_path(path), message) for path, message in exc.problems],
+                          requests=client.request_count)
         except ApplyError as exc:
             module.fail_json(msg=f"the apply stopped part-way: {exc}",
                              applied=[c.to_dict() for c in exc.done],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ansible_harness import HOST, AnsibleProject
 
-from adcml.gateway import RESOURCES, load_spec
+from adcml.gateway import RESOURCES, SECRET_KEPT, load_spec
 from adcml.lab.emulators.adc.backend import LabADC
 from adcml.lab.emulators.adc.server import LabServer
 from adcml.lab.services.pki import LabCA
@@ -161,6 +161,27 @@ def test_bad_spec_fails_with_field_path_and_no_write(lab_adc, tmp_path):
     for path in paths:
         assert path in failure["msg"] and path in run.stdout
     assert writes(lab_adc.counters()) == {}
+
+
+def test_a_kept_secret_with_nothing_to_keep_and_a_hand_changed_gateway_fail_cleanly(lab_adc, tmp_path):
+    project = AnsibleProject(tmp_path, nsip=lab_adc.nsip)
+    kept = copy.deepcopy(SPEC)
+    kept["pools"][0]["backend_token"] = SECRET_KEPT  # as a gathered spec has it; no gateway yet
+    lab_adc.reset_counters()
+    run = project.playbook(PLAYBOOK, extra_vars=gateway_vars(kept))
+    failure = run.result(TASK.format("merged"))
+    assert failure["_status"] == "failed", run.explain()
+    assert "nothing was changed on the ADC" in failure["msg"]
+    assert [p["path"] for p in failure["problems"]] == ["spec.pools[0].backend_token"]
+    assert writes(lab_adc.counters()) == {}
+
+    assert project.playbook(PLAYBOOK, extra_vars=gateway_vars(SPEC)).rc == 0
+    with client(lab_adc.nsip) as adc:
+        adc.update("cspolicy", {"policyname": "llm.chat", "rule": 'HTTP.REQ.URL.PATH.CONTAINS("x")'})
+    run = project.playbook(PLAYBOOK, extra_vars=gateway_vars({"name": "llm"}, "gathered"))
+    failure = run.result(TASK.format("gathered"))
+    assert failure["_status"] == "failed" and "Traceback" not in run.stdout, run.explain()
+    assert "cspolicy llm.chat: its rule is not one adcml writes" in failure["msg"]
 
 
 def test_secrets_never_reach_the_output(tmp_path):

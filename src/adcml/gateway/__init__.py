@@ -38,8 +38,8 @@ def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = St
     try:
         return plan_objects(client, compiled(spec), state, gateway_owner(spec), RESOURCES)
     except KeptValueMissing as exc:
-        raise SpecError(sorted({(obj.field_of(attr), f"{SECRET_KEPT!r} keeps the live value, but there "
-                                                     f"is none to keep ({why})")
+        raise SpecError(sorted({(obj.field_of(attr), f"the marker that keeps the live value is given, but "
+                                                     f"there is none to keep ({why})")
                                 for obj, attr, why in exc.missing})) from None
 
 

@@ -80,11 +80,10 @@ def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
         res = obj.schema
         before = live.get(resource, {}).get(ident)
         change = _compare(res, ident, obj.attrs, before, strict=state is not State.MERGED)
-        if change is not None:
-            change.after = _resolve_kept(obj, change.after, before, missing)
         if change is None:
             plan.unchanged += 1
         else:
+            change.after = _resolve_kept(obj, change.after, before, missing)
             plan.changes.append(change)
     if state in (State.REPLACED, State.OVERRIDDEN):
         parents = {(r, i) for (r, i) in wanted}

@@ -8,6 +8,7 @@ user wrote (``desired_object``) or from what an appliance holds (``settable``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from adcml.resources import SCHEMA, SECRET_ATTRS, Resource, ResourceKind, check, identity, schema
@@ -16,25 +17,14 @@ from adcml.resources.values import BadValue, canonical
 from adcml.secret import Secret
 
 
-class _KeepLive:
+class Kept(Enum):
     """The value of an attribute that is to stay as it is on the appliance (a secret a gathered
     spec cannot show): equal to any live value; an error where it would have to be written."""
 
-    _instance: _KeepLive | None = None
-
-    def __new__(cls) -> _KeepLive:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "KEEP_LIVE"
-
-    def __reduce__(self) -> str:
-        return "KEEP_LIVE"
+    LIVE = "the live value"
 
 
-KEEP_LIVE = _KeepLive()
+KEEP_LIVE = Kept.LIVE
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ Objects (``<gw>`` is the gateway name):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from adcml.engine import KEEP_LIVE
@@ -88,11 +89,12 @@ def _authentication(add: Add, spec: GatewaySpec) -> None:
         policy=f"{gw}.oidc", priority=AUTH_PRIORITY)
 
 
-def _secret(value) -> Any:
-    """A spec secret as a desired value: the marker keeps the live value."""
+def _secret(value, form: Callable[[str], str] = str) -> Any:
+    """A spec secret as a desired value (``form`` of the clear text, as the appliance holds
+    it): the marker keeps the live value."""
     if value is None:
         return None
-    return KEEP_LIVE if is_kept(value) else Secret(value.get_secret_value())
+    return KEEP_LIVE if is_kept(value) else Secret(form(value.get_secret_value()))
 
 
 def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, at: str, audit: str | None) -> None:
@@ -107,12 +109,10 @@ def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, at: str, audit: str 
             policyname=f"{lb}.authz", priority=AUTHZ_PRIORITY, gotopriorityexpression="END",
             bindpoint="REQUEST")
     if pool.backend_token is not None:
-        token = pool.backend_token
         at = f"{at}.backend_token"
         add("rewriteaction", at, name=f"{lb}.noauth", type="delete_http_header", target="Authorization")
         add("rewriteaction", at, name=f"{lb}.cred", type="insert_http_header", target="Authorization",
-            stringbuilderexpr=KEEP_LIVE if is_kept(token)
-            else Secret(bearer_expression(token.get_secret_value())))
+            stringbuilderexpr=_secret(pool.backend_token, bearer_expression))
         add("rewritepolicy", at, name=f"{lb}.noauth", rule="true", action=f"{lb}.noauth")
         add("rewritepolicy", at, name=f"{lb}.cred", rule="true", action=f"{lb}.cred", logaction=None)
         add("lbvserver_rewritepolicy_binding", at, name=lb, policyname=f"{lb}.noauth",

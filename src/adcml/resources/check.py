@@ -78,9 +78,12 @@ def check_values(res: Resource, body: Any, *, adding: bool,
         try:
             out[attr.name] = canonical(attr, _clear(value))
         except BadValue as exc:
-            shown = MASK if attr.secret or _is_secret_value(value) else _short(value)
-            raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {shown}: {exc}", attr=key,
-                                  reason=str(exc)) from None
+            secret = attr.secret or _is_secret_value(value)
+            shown = MASK if secret else _short(value)
+            # canonical's messages may quote the value: a secret's is not repeated
+            reason = str(exc).replace(repr(_clear(value)), MASK) if secret else str(exc)
+            raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{key}, {shown}: {reason}", attr=key,
+                                  reason=reason) from None
         if attr.name in IP_ATTRS and out[attr.name] is not None:
             try:
                 ipaddress.ip_address(out[attr.name])

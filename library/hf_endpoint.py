@@ -356,6 +356,7 @@ from ansible.module_utils.adcml_common import (  # noqa: E402  (Ansible's docume
     run_module,
 )
 from ansible.module_utils.basic import env_fallback  # noqa: E402
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 
 INVALID = "invalid Inference Endpoint spec (nothing was sent to the service)"
 UNFIT = "the Inference Endpoint spec does not fit the service (nothing was changed)"
@@ -370,13 +371,27 @@ SERVICE_HINTS = {
 
 
 def argument_spec() -> dict:
-    """The spec's fields (generated from adcml.hf.spec.EndpointSpec), how to converge, and how
-    to reach the service."""
-    from adcml.hf import API_BASE_ENV, CA_FILE_ENV, DEFAULT_TIMEOUT, DesiredState, EndpointSpec
+    """The spec's fields (generated from adcml.hf.spec.EndpointSpec), then the module's own
+    options: how to converge, and how to reach the service."""
+    spec_options, own = endpoint_options(), own_options()
+    clash = set(spec_options) & set(own)
+    if clash:
+        raise TypeError(f"EndpointSpec fields clash with hf_endpoint's own options: {sorted(clash)}")
+    return spec_options | own
 
-    spec_options = options_of(EndpointSpec)
-    spec_options["type"]["choices"].append("protected")  # the spec takes the older name too
-    own_options = {
+
+def endpoint_options() -> dict:
+    from adcml.hf import EndpointSpec
+
+    options = options_of(EndpointSpec)
+    options["type"]["choices"].append("protected")  # the spec takes the older name too
+    return options
+
+
+def own_options() -> dict:
+    from adcml.hf import API_BASE_ENV, CA_FILE_ENV, DEFAULT_TIMEOUT, DesiredState
+
+    return {
         "state": {"type": "str", "default": "present", "choices": [str(s) for s in DesiredState]},
         "wait": {"type": "bool", "default": True},
         "wait_timeout": {"type": "int", "default": int(DEFAULT_TIMEOUT)},
@@ -385,10 +400,6 @@ def argument_spec() -> dict:
         "hub_endpoint": {"type": "str", "fallback": (env_fallback, ["HF_ENDPOINT"])},
         "ca_file": {"type": "str", "fallback": (env_fallback, [CA_FILE_ENV])},
     }
-    clash = set(spec_options) & set(own_options)
-    if clash:
-        raise TypeError(f"EndpointSpec fields clash with hf_endpoint's own options: {sorted(clash)}")
-    return spec_options | own_options
 
 
 def main() -> None:
@@ -470,10 +481,22 @@ def read_spec(params: dict) -> tuple:
 
 
 def explain_refusal(params: dict) -> tuple | None:
-    """When Ansible's own checks refuse the options (a value not among the choices, an
-    unknown suboption...), the spec's problems, each with its field; None (Ansible's message
-    stands) when the spec's model finds nothing wrong."""
+    """When Ansible's own checks refuse the options, every problem with its field: the spec's
+    (as its model finds them), the module's own options' (as Ansible's checks find them, one
+    option at a time) and unknown options; None (Ansible's message stands) when none is found
+    here."""
+    from adcml.hf import EndpointSpec
+
     problems = read_spec(params)[1]
+    own = own_options()
+    for name, value in params.items():
+        if name in EndpointSpec.model_fields:
+            continue
+        if name not in own:
+            problems.append((name, "not an option of hf_endpoint (check the spelling)"))
+            continue
+        checked = ArgumentSpecValidator({name: own[name]}).validate({name: value})
+        problems += [(name, error.msg) for error in checked.errors]
     return (INVALID, problems) if problems else None
 
 

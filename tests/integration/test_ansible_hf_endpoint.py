@@ -149,6 +149,23 @@ def test_lifecycle_check_apply_idempotent_diff_update_refusals_absent(stand_in, 
     assert run.result("absent again")["endpoint"] is None
 
 
+def test_an_endpoint_that_fails_to_start_fails_the_module_with_its_state(tmp_path):
+    """A stand-in with no model to serve: every endpoint it starts fails (no replica to wait for)."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{NAMESPACE} {TOKEN}\n")
+    with HFServer(LabHF(Tokens.from_file(tokens), None, timings=Timings(pending_seconds=0.1))) as server:
+        project = AnsibleProject(tmp_path / "ansible", nsip=None)
+        playbook = project.write_playbook("failing.yml", [
+            endpoint_task("create", ignore_errors=True, wait_timeout=60, **EMBEDDER)])
+        run = project.playbook(playbook, env=connection_env(server))
+    assert run.rc == 0, run.explain()
+    failure = run.result("create")
+    assert failure["_status"] == "ignored", run.explain()
+    assert failure["msg"].startswith(f"{NAMESPACE}/embedder is failed: "), failure["msg"]
+    assert "no model to serve" in failure["msg"]
+    assert (failure["endpoint"]["state"], failure["endpoint"]["namespace"]) == ("failed", NAMESPACE)
+
+
 def assert_nowhere(run: Run, syslog: list[str], secrets: list[str]) -> None:
     """None of ``secrets`` in syslog, the output (-vvv, --diff), or any recorded task result."""
     places = {"syslog": "\n".join(syslog), "stdout": run.stdout, "stderr": run.stderr,

@@ -347,7 +347,8 @@ def current_client_python() -> Path:
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(CURRENT_CLIENT_VENV)], check=True)
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "huggingface_hub>=1,<3"],
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                              "huggingface_hub>=1,<3"],
                              capture_output=True, text=True, timeout=300)
     if install.returncode != 0:
         unreachable = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",

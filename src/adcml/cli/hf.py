@@ -24,7 +24,7 @@ def _connection_options(command):
         click.option("--api-base", envvar="ADCML_HF_API_BASE", default=None, show_envvar=True,
                      help="The Inference Endpoints API base (default: the client's, "
                           "https://api.endpoints.huggingface.cloud/v2; the lab: "
-                          "http://127.0.0.1:9180/v2)."),
+                          "http://127.0.0.1:9190/v2)."),
         click.option("--hub-endpoint", envvar="HF_ENDPOINT", default=None, show_envvar=True,
                      help="The Hub, asked who the token is when no namespace is given."),
         click.option("--ca-file", envvar="ADCML_HF_CA_FILE", default=None, show_envvar=True,

@@ -90,7 +90,7 @@ def _packaged_model() -> str | None:
 
 
 @click.command("lab-hf")
-@click.option("--listen", default="127.0.0.1:9180", show_default=True,
+@click.option("--listen", default="127.0.0.1:9190", show_default=True,
               help="HOST:PORT of the API (/v2, /api/whoami-v2, /lab); each endpoint listens on HOST too.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the endpoints (endpoints.json), the CA (ca.pem, ca.key), certificates and replica "

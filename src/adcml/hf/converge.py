@@ -86,8 +86,8 @@ def plan_endpoint(endpoints: Endpoints, spec: EndpointSpec | dict[str, Any],
                   state: DesiredState | str = DesiredState.PRESENT) -> tuple[EndpointPlan, dict | None]:
     """The plan and the live JSON it was made from. Checks the hardware against the service's
     listing (where the client can list it) before anything is written."""
-    spec = parse_spec(spec)
     target = DesiredState(state)
+    spec = parse_spec(spec, target)
     namespace = endpoints.namespace(spec.namespace)
     raw = endpoints.get(namespace, spec.name)
     plan = make_plan(spec, namespace, target, raw)
@@ -121,7 +121,7 @@ def converge_endpoint(connection: HfConnection, spec: EndpointSpec | dict[str, A
     endpoint runs and its URL answers its health route, or raise HfWaitError after ``timeout``
     seconds; ``scaled_to_zero`` always waits for the endpoint to run before scaling it down."""
     endpoints = Endpoints(connection)
-    spec = parse_spec(spec)
+    spec = parse_spec(spec, state)
     plan, raw = plan_endpoint(endpoints, spec, state)
     if check:
         return EndpointOutcome(plan, plan.changed, _masked_or_none(raw))

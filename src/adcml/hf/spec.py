@@ -127,7 +127,8 @@ class EndpointSpec(_Model):
     namespace: Text(NAMESPACE) | None = None  # None: the token's user (whoami)
     repository: Text(REPOSITORY)
     revision: Text(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$") | None = None  # None: the service's choice
-    task: Text(r"^[a-z0-9][a-z0-9-]{0,63}$") | None = None
+    # Required: the service's model.task is not nullable, and 0.x sends null when none is given.
+    task: Text(r"^[a-z0-9][a-z0-9-]{0,63}$")
     framework: Text(WORD) = "pytorch"
     compute: Compute
     scaling: Scaling = Scaling()
@@ -173,16 +174,28 @@ class EndpointSpec(_Model):
         return f"{self.namespace or '(the token user)'}/{self.name}"
 
 
-def parse_spec(data: Any) -> EndpointSpec:
+# What identifies an endpoint: all that state absent needs.
+IDENTITY = ("name", "namespace")
+
+
+def parse_spec(data: Any, state: DesiredState | str = DesiredState.PRESENT) -> EndpointSpec:
     """``data`` (a dict, e.g. from YAML or module options) as an EndpointSpec, or
-    EndpointSpecError naming every bad field."""
+    EndpointSpecError naming every bad field. For state ``absent`` the name (and namespace) is
+    enough: required fields may be left out, and what is given is still checked."""
     if isinstance(data, EndpointSpec):
         return data
     try:
         return EndpointSpec.model_validate(data)
     except ValidationError as exc:
-        raise EndpointSpecError([(_field(error["loc"]), _message(error))
-                                 for error in exc.errors()]) from None
+        problems = [(_field(error["loc"]), _message(error)) for error in exc.errors()]
+    if DesiredState(state) is DesiredState.ABSENT and isinstance(data, dict):
+        left_out = {field for field, info in EndpointSpec.model_fields.items()
+                    if info.is_required() and field not in IDENTITY and field not in data}
+        problems = [(field, message) for field, message in problems
+                    if field.split(".")[0] not in left_out]
+        if not problems:
+            return EndpointSpec.model_construct(**{field: data.get(field) for field in IDENTITY})
+    raise EndpointSpecError(problems) from None
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -225,7 +238,7 @@ def secret_values(spec: EndpointSpec) -> dict[str, str]:
 
 def wanted(spec: EndpointSpec) -> dict[str, Any]:
     """What the spec fixes, as flat keys of the endpoint's live JSON (``model.repository``,
-    ``compute.scaling.minReplica``); what the spec leaves open (no revision, no task) is not
+    ``compute.scaling.minReplica``); what the spec leaves open (no revision, no tags) is not
     there, so the service's choice is never a difference. Secrets appear by name only."""
     want: dict[str, Any] = {
         "type": str(spec.type),
@@ -245,8 +258,7 @@ def wanted(spec: EndpointSpec) -> dict[str, Any]:
         want["compute.scaling.scaleToZeroTimeout"] = spec.scaling.scale_to_zero_timeout
     if spec.revision is not None:
         want["model.revision"] = spec.revision
-    if spec.task is not None:
-        want["model.task"] = spec.task
+    want["model.task"] = spec.task
     if spec.custom_image is not None:
         want["model.image"] = {"custom": dict(spec.custom_image)}
     if spec.tags is not None:

@@ -1,0 +1,35 @@
+"""What the tests of the Inference Endpoints pieces share: a venv with a current huggingface_hub
+(1.x/2.x), beside this venv's 0.x that transformers pins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CURRENT_CLIENT_VENV = Path("/tmp/adcml-hf-current-venv")
+# adcml.hf needs these beside the client; the venv gets adcml's sources on PYTHONPATH.
+CURRENT_CLIENT_PACKAGES = ("huggingface_hub>=1,<3", "pydantic>=2.7,<3", "httpx>=0.27,<0.29")
+_PROBE = ("import huggingface_hub as h, pydantic, httpx; "
+          "assert int(h.__version__.split('.')[0]) >= 1")
+
+
+def current_client_python() -> Path:
+    """The Python of a venv with a current huggingface_hub (made once, then reused); the test
+    is skipped, saying why, only when pip cannot reach PyPI."""
+    python = CURRENT_CLIENT_VENV / "bin" / "python"
+    if python.exists() and subprocess.run([str(python), "-c", _PROBE], capture_output=True).returncode == 0:
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(CURRENT_CLIENT_VENV)], check=True)
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                              *CURRENT_CLIENT_PACKAGES], capture_output=True, text=True, timeout=600)
+    if install.returncode != 0:
+        unreachable = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",
+                       "No matching distribution found", "Network is unreachable")
+        if any(sign in install.stderr for sign in unreachable):
+            pytest.skip(f"pip cannot reach PyPI for {' '.join(CURRENT_CLIENT_PACKAGES)}: "
+                        f"{install.stderr.strip()[-300:]}")
+        raise AssertionError(install.stderr)
+    return python

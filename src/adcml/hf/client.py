@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 import httpx
 from huggingface_hub import HfApi, InferenceEndpointType, constants
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 from adcml.secret import Secret
 
@@ -107,7 +108,7 @@ class Endpoints:
         self._api = HfApi(endpoint=connection.hub_endpoint, token=self._token)
 
     @contextlib.contextmanager
-    def _call(self, action: str) -> Iterator[None]:
+    def _call(self, action: str, where: str | None = None) -> Iterator[None]:
         with _BASE_LOCK:
             saved = constants.INFERENCE_ENDPOINTS_ENDPOINT
             constants.INFERENCE_ENDPOINTS_ENDPOINT = self.connection.base
@@ -115,8 +116,12 @@ class Endpoints:
                 yield
             except HfHubHTTPError as exc:
                 raise HfServiceError(action, _status(exc), self._detail(exc)) from None
+            except LocalTokenNotFoundError:
+                raise HfError(f"{action}: no token: set HF_TOKEN (the module: hf_token)") from None
             except _TRANSPORT_ERRORS as exc:
-                raise HfTransportError(f"{action}: cannot reach {self.connection.base}: "
+                if _status(exc):  # 0.x's whoami re-raises a 401 as requests' HTTPError
+                    raise HfServiceError(action, _status(exc), self._detail(exc)) from None
+                raise HfTransportError(f"{action}: cannot reach {where or self.connection.base}: "
                                        f"{self._scrub(str(exc))}") from None
             finally:
                 constants.INFERENCE_ENDPOINTS_ENDPOINT = saved
@@ -127,7 +132,7 @@ class Endpoints:
             return given
         cache = self.connection._namespaces
         if "" not in cache:
-            with self._call("whoami"):
+            with self._call("whoami", self._api.endpoint):
                 me = self._api.whoami(token=self._token)
             if me.get("type") != "user":
                 raise HfError("the token belongs to an organisation, not a user: give the "
@@ -199,7 +204,8 @@ class Endpoints:
             return False
         route = raw.get("healthRoute") or "/health"
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        verify: Any = self.connection.ca_file or True
+        verify: Any = (ssl.create_default_context(cafile=self.connection.ca_file)
+                       if self.connection.ca_file else True)
         try:
             response = httpx.get(f"{url.rstrip('/')}/{route.lstrip('/')}", headers=headers,
                                  verify=verify, timeout=self.connection.timeout)
@@ -207,7 +213,7 @@ class Endpoints:
             return False
         return response.status_code == 200
 
-    def _detail(self, exc: HfHubHTTPError) -> str:
+    def _detail(self, exc: BaseException) -> str:
         detail = getattr(exc, "server_message", None) or str(exc).splitlines()[0]
         return self._scrub(detail.strip())
 
@@ -215,6 +221,6 @@ class Endpoints:
         return text.replace(self._token, "***") if self._token else text
 
 
-def _status(exc: HfHubHTTPError) -> int:
+def _status(exc: BaseException) -> int:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", 0) or 0

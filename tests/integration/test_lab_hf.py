@@ -95,7 +95,7 @@ class StandIn:
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory) -> Iterator[StandIn]:
     with pytest.MonkeyPatch.context() as patch:
-        # Other modules set HF_HUB_OFFLINE=1 for the model server; the client must reach us. The
+        # The suite sets HF_HUB_OFFLINE=1 (tests/conftest.py); the client must reach us. The
         # token comes from HF_TOKEN, as endpoints made from raw JSON (from_raw) take it from there.
         patch.setattr(constants, "HF_HUB_OFFLINE", False)
         patch.setattr(constants, "INFERENCE_ENDPOINTS_ENDPOINT", constants.INFERENCE_ENDPOINTS_ENDPOINT)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ansible_harness import BIN, REPO, AnsibleProject
+from hf_kit import ONLINE
 from test_molecule import ANSI, free_port, listening, molecule_env, stages_done
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def stop_leftover_lab_hf(ephemeral: Path) -> None:
 
 def test_molecule_test_hf_scenario(tmp_path):
     port = free_port()
-    env = molecule_env(tmp_path, port) | {"ADCML_LAB_HF_PORT": str(port)}
+    env = molecule_env(tmp_path, port) | {"ADCML_LAB_HF_PORT": str(port)} | ONLINE
     try:
         proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "hf"], cwd=REPO / "tests", env=env,
                               capture_output=True, text=True, timeout=300, check=False)

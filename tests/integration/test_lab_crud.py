@@ -83,6 +83,7 @@ ELSEWHERE = {
     "systemfile": "test_lab_ssl", "sslcertkey": "test_lab_ssl",
     "sslvserver": "test_lab_ssl", "sslservicegroup": "test_lab_ssl",
     "sslvserver_sslcertkey_binding": "test_lab_ssl",
+    "dnsaddrec": "test_lab_endpoint_objects",
     "nsversion": "test_lab_system", "nsconfig": "test_lab_system", "nsfeature": "test_lab_system",
     **{r.name: "test_lab_security_crud" for r in SECURITY_RESOURCES},
     **{r.name: "test_lab_cache" for r in CACHE_RESOURCES},

@@ -24,6 +24,9 @@ LB_METHODS = (
     "DESTINATIONIPHASH", "SOURCEIPHASH", "LEASTBANDWIDTH", "LEASTPACKETS", "CUSTOMLOAD",
 )
 PERSISTENCE = ("NONE", "SOURCEIP", "COOKIEINSERT", "SSLSESSION", "RULE", "URLPASSIVE", "CUSTOMSERVERID")
+SPILLOVER_METHODS = ("CONNECTION", "DYNAMICCONNECTION", "BANDWIDTH", "HEALTH", "NONE")
+SPILLOVER_BACKUP_ACTIONS = ("DROP", "ACCEPT", "REDIRECT")
+CHECK_MODES = ("Mandatory", "Optional")  # crlcheck, ocspcheck
 MONITOR_TYPES = (
     "PING", "TCP", "HTTP", "TCP-ECV", "HTTP-ECV", "HTTP-INLINE", "HTTP2", "UDP-ECV", "DNS", "USER",
 )
@@ -105,6 +108,14 @@ RESOURCES: tuple[Resource, ...] = (
             _enum("persistencetype", PERSISTENCE, default="NONE"),
             _int("timeout", default=2, lo=0, hi=1440),
             _str("backupvserver", ref="lbvserver"),
+            # Spillover to the backup vserver chain (docs/nitro-facts.md, lbvserver spillover).
+            _enum("somethod", SPILLOVER_METHODS, default="NONE"),
+            _int("sothreshold", lo=1, hi=4294967287),
+            _enum("sopersistence", ENABLED, default="DISABLED"),
+            _int("sopersistencetimeout", default=2, lo=2, hi=1440),
+            _enum("sobackupaction", SPILLOVER_BACKUP_ACTIONS),
+            _enum("disableprimaryondown", ENABLED, default="DISABLED"),
+            _str("redirecturl", max_len=4095),
             _ro("health", Kind.INT),
         ),
         actions=frozenset({"enable", "disable", "rename", "unset"}),
@@ -342,6 +353,33 @@ RESOURCES: tuple[Resource, ...] = (
             _int("sesstimeout", default=300, lo=0, hi=4294967294),
         ),
         actions=frozenset({"unset"}),
+    ),
+    Resource(
+        "sslservicegroup_sslcertkey_binding", key="servicegroupname",
+        kind=ResourceKind.BINDING, parent="sslservicegroup", member_key=("certkeyname",),
+        missing=E.NO_SUCH_SERVICE_OR_GROUP,
+        attrs=(
+            _name("servicegroupname", ref="sslservicegroup"),
+            _str("certkeyname", required=True, ref="sslcertkey"),
+            Attr("ca", Kind.BOOL, default=False, immutable=True),
+            Attr("snicert", Kind.BOOL, default=False, immutable=True),
+            _enum("crlcheck", CHECK_MODES, immutable=True),
+            _enum("ocspcheck", CHECK_MODES, immutable=True),
+        ),
+        delete_args=("certkeyname", "ca", "crlcheck", "snicert"),
+    ),
+    # --- DNS --------------------------------------------------------------------------------
+    # The appliance's own address records: how it resolves domain-based servers. No update
+    # (remove and add), as on an appliance; the lab keeps one address per host name.
+    Resource(
+        "dnsaddrec", key="hostname",
+        attrs=(
+            _name("hostname", max_len=255),
+            _str("ipaddress", required=True),
+            _int("ttl", default=3600, lo=0, hi=2147483647),
+        ),
+        updatable=(),
+        delete_args=("ipaddress",),
     ),
     *SECURITY_RESOURCES,
     *CACHE_RESOURCES,

@@ -18,6 +18,7 @@ description:
 author: adcml maintainers
 extends_documentation_fragment:
   - adcml
+  - adcml_hf
   - action_common_attributes
 attributes:
   check_mode:
@@ -210,6 +211,50 @@ options:
                 description: Path prefixes to cache; every path of the pool when empty.
                 type: list
                 elements: str
+          endpoint:
+            description:
+              - A Hugging Face Inference Endpoint as the pool's backend, instead of
+                O(spec.pools[].members). The ADC resolves its host name, connects over TLS with
+                SNI and C(Host) set to it, verifies its certificate against
+                O(spec.pools[].endpoint.ca_certkey), and checks it with a TLS handshake (an HTTP
+                probe would wake an endpoint scaled to zero). Give the token as the pool's
+                O(spec.pools[].backend_token).
+            type: dict
+            suboptions:
+              url:
+                description: The endpoint's URL, C(https://<host>[:<port>]).
+                type: str
+              name:
+                description:
+                  - The endpoint's name instead of O(spec.pools[].endpoint.url); the module looks
+                    its URL up with O(hf_token) before anything else (the endpoint must have one).
+                type: str
+              namespace:
+                description:
+                  - The endpoint's namespace, with O(spec.pools[].endpoint.name); default the
+                    token's user.
+                type: str
+              ca_certkey:
+                description: The cert-key of the CA that signs the endpoint's certificate.
+                type: str
+              scale_up_timeout:
+                description:
+                  - "Seconds the service's proxy holds a request while the endpoint scales up
+                    from zero (C(X-Scale-Up-Timeout)); V(0): it answers 503 at once. Default V(120)."
+                type: int
+          spillover:
+            description:
+              - Where this pool's requests go when every member is down or, with
+                O(spec.pools[].spillover.connections_over), when it has that many connections
+                already; they come back once the pool is up or under the threshold again.
+            type: dict
+            suboptions:
+              to:
+                description: Another pool of the gateway (often an endpoint pool, which then needs no match).
+                type: str
+              connections_over:
+                description: Spill over beyond this many connections; only when down if left out.
+                type: int
       default_pool:
         description: The pool for requests no pool's O(spec.pools[].match) matches.
         type: str
@@ -259,6 +304,19 @@ options:
               refresh_minutes:
                 description: Minutes between two reads of the signing keys. Default V(1440).
                 type: int
+          identity_headers:
+            description:
+              - The caller's identity forwarded to every pool; copies a client sends are removed
+                first. V(null) forwards nothing. Default C(X-Forwarded-User) and
+                C(X-Forwarded-Groups).
+            type: dict
+            suboptions:
+              user:
+                description: The header carrying the token's subject. Default V(X-Forwarded-User).
+                type: str
+              groups:
+                description: The header carrying the groups claim. Default V(X-Forwarded-Groups).
+                type: str
       rate_limit:
         description: A per-client request rate; callers over it get 429.
         type: dict
@@ -449,7 +507,9 @@ import re  # noqa: E402  (Ansible's documentation blocks come first)
 
 from ansible.module_utils.adcml_common import (  # noqa: E402
     adcml_module,
+    endpoint_url_of,
     fail_problems,
+    hf_connection_args,
     nitro_client,
     nitro_failure,
     options_of,
@@ -468,6 +528,7 @@ def argument_spec() -> dict:
         "spec": {"type": "dict", "required": True, "options": options_of(GatewaySpec)},
         "state": {"type": "str", "default": "merged", "choices": STATES},
         "save_config": {"type": "bool", "default": False},
+        **hf_connection_args(),
     }
 
 
@@ -477,7 +538,7 @@ def main() -> None:
 
     p = module.params
     state = p["state"]
-    spec, name, problems = read_spec(module.raw_params)
+    spec, name, problems = read_spec(module.raw_params, endpoint_url_of(p))
     if problems:
         fail_problems(module, INVALID, problems)
 
@@ -521,15 +582,16 @@ def main() -> None:
         module.exit_json(**result)
 
 
-def read_spec(params: dict) -> tuple:
+def read_spec(params: dict, endpoint_url=None) -> tuple:
     """``(spec, name, problems)`` from the options as given.
 
     The spec's model checks the values the user wrote, not Ansible's conversions of them
     (``"8080"`` made a number, ``123`` made a string, a comma-separated string made a list): the
     spec is as strict in a playbook as anywhere else. For gathered and deleted, a spec of only
-    a name is enough (spec is then None).
+    a name is enough (spec is then None). ``endpoint_url`` turns endpoints given by name into
+    their URLs (without it, such a spec is refused at the name).
     """
-    from adcml.gateway import SpecError, load_spec
+    from adcml.gateway import SpecError, load_spec, resolve_endpoints
     from adcml.gateway.spec import SLUG
 
     raw = params.get("spec")
@@ -541,7 +603,7 @@ def read_spec(params: dict) -> tuple:
             return None, None, [("spec.name", "a gateway name: lower-case letters, digits and '-'")]
         return None, name, []
     try:
-        spec = load_spec(raw)
+        spec = load_spec(resolve_endpoints(raw, endpoint_url) if endpoint_url else raw)
     except SpecError as exc:
         return None, None, [(_spec_path(path), message) for path, message in exc.problems]
     return spec, spec.name, []

@@ -22,6 +22,7 @@ description:
     C(hf_endpoint) applies a list of endpoints.
 author: adcml maintainers
 extends_documentation_fragment:
+  - adcml_hf
   - action_common_attributes
 attributes:
   check_mode:
@@ -151,28 +152,6 @@ options:
         service goes on by itself; a re-run waits again).
     type: int
     default: 900
-  hf_token:
-    description:
-      - A Hugging Face token that may manage the namespace's endpoints. Never logged or returned.
-      - Falls back to E(HF_TOKEN). Keep it in Ansible Vault.
-    type: str
-  api_base:
-    description:
-      - The Inference Endpoints API base. Default the client's,
-        C(https://api.endpoints.huggingface.cloud/v2); for the lab stand-in (C(adcml lab-hf)),
-        for example C(http://127.0.0.1:9190/v2).
-      - Falls back to E(ADCML_HF_API_BASE).
-    type: str
-  hub_endpoint:
-    description:
-      - The Hub, asked who the token is when no O(namespace) is given.
-      - Falls back to E(HF_ENDPOINT).
-    type: str
-  ca_file:
-    description:
-      - A CA bundle for the endpoints' URLs (the lab's CA), used by the wait's health check.
-      - Falls back to E(ADCML_HF_CA_FILE).
-    type: str
 notes:
   - "Runs on the controller (C(connection: local)) with a Python that has adcml installed."
 seealso:
@@ -352,10 +331,11 @@ detail:
 from ansible.module_utils.adcml_common import (  # noqa: E402  (Ansible's documentation blocks come first)
     adcml_module,
     fail_problems,
+    hf_connection,
+    hf_connection_args,
     options_of,
     run_module,
 )
-from ansible.module_utils.basic import env_fallback  # noqa: E402
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 
 INVALID = "invalid Inference Endpoint spec (nothing was sent to the service)"
@@ -387,16 +367,13 @@ def endpoint_options() -> dict:
 
 
 def own_options() -> dict:
-    from adcml.hf import API_BASE_ENV, CA_FILE_ENV, DEFAULT_TIMEOUT, DesiredState
+    from adcml.hf import DEFAULT_TIMEOUT, DesiredState
 
     return {
         "state": {"type": "str", "default": "present", "choices": [str(s) for s in DesiredState]},
         "wait": {"type": "bool", "default": True},
         "wait_timeout": {"type": "int", "default": int(DEFAULT_TIMEOUT)},
-        "hf_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["HF_TOKEN"])},
-        "api_base": {"type": "str", "fallback": (env_fallback, [API_BASE_ENV])},
-        "hub_endpoint": {"type": "str", "fallback": (env_fallback, ["HF_ENDPOINT"])},
-        "ca_file": {"type": "str", "fallback": (env_fallback, [CA_FILE_ENV])},
+        **hf_connection_args(),
     }
 
 
@@ -406,7 +383,6 @@ def main() -> None:
     from adcml.hf import (
         Endpoints,
         EndpointSpecError,
-        HfConnection,
         HfError,
         HfServiceError,
         HfTransportError,
@@ -422,8 +398,7 @@ def main() -> None:
     if problems:
         fail_problems(module, INVALID, problems)
 
-    connection = HfConnection.from_env(token=p["hf_token"] or None, api_base=p["api_base"],
-                                       hub_endpoint=p["hub_endpoint"], ca_file=p["ca_file"])
+    connection = hf_connection(p)
     try:
         outcome = converge_endpoint(connection, spec, p["state"], check=module.check_mode,
                                     wait=p["wait"], timeout=p["wait_timeout"])

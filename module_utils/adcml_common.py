@@ -67,6 +67,43 @@ def connection_args() -> dict[str, dict[str, Any]]:
     return args
 
 
+def hf_connection_args() -> dict[str, dict[str, Any]]:
+    """How a module reaches Hugging Face (the ``adcml_hf`` doc fragment): the token, the
+    Inference Endpoints API base, the Hub and a CA bundle, each with the variable it falls back
+    to."""
+    return {
+        "hf_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["HF_TOKEN"])},
+        "api_base": {"type": "str", "fallback": (env_fallback, ["ADCML_HF_API_BASE"])},
+        "hub_endpoint": {"type": "str", "fallback": (env_fallback, ["HF_ENDPOINT"])},
+        "ca_file": {"type": "str", "fallback": (env_fallback, ["ADCML_HF_CA_FILE"])},
+    }
+
+
+def hf_connection(params: Mapping[str, Any]):
+    """An ``adcml.hf.HfConnection`` from the options of ``hf_connection_args``."""
+    from adcml.hf import HfConnection  # huggingface_hub: only for the modules that reach it
+
+    return HfConnection.from_env(token=params["hf_token"] or None, api_base=params["api_base"],
+                                 hub_endpoint=params["hub_endpoint"], ca_file=params["ca_file"])
+
+
+def endpoint_url_of(params: Mapping[str, Any]) -> Callable[[str, str | None], str]:
+    """The lookup a gateway spec's endpoints given by name need (``resolve_endpoints``): the
+    endpoint's URL through Hugging Face with the module's ``hf_connection_args``. Every failure
+    is a LookupError, reported at the endpoint's field; huggingface_hub is imported only when a
+    spec names an endpoint."""
+
+    def url_of(name: str, namespace: str | None) -> str:
+        from adcml.hf import HfError, endpoint_url
+
+        try:
+            return endpoint_url(hf_connection(params), name, namespace)
+        except HfError as exc:
+            raise LookupError(f"cannot look it up: {exc}") from None
+
+    return url_of
+
+
 def adcml_module(argument_spec: Mapping[str, Any] | Callable[[], Mapping[str, Any]], *,
                  explain: Explain | None = None, nitro: bool = True, **kwargs: Any) -> AnsibleModule:
     """An AnsibleModule with the connection options added, that masks adcml's secrets

@@ -252,3 +252,37 @@ def _shape(options: dict[str, Any], nested: str) -> dict[str, Any]:
                    "choices": o.get("choices"), "default": o.get("default"),
                    "no_log": bool(o.get("no_log")), "options": _shape(o.get(nested) or {}, nested)}
             for name, o in options.items()}
+
+
+def test_adc_gateway_looks_an_endpoint_up_by_name_and_keeps_the_token_secret(stand_in, tmp_path):
+    """A gateway spec that names an endpoint: adc_gateway asks the service for its URL (the
+    token from hf_token) before anything else; the token, given also as the pool's backend
+    token, is nowhere in the output, the results or the syslog."""
+    gateway = {"name": "gw", "frontend": {"vip": "127.0.0.10", "port": 8080, "protocol": "http"},
+               "pools": [{"name": "hf", "match": {"path_prefix": "/embed"},
+                          "endpoint": {"name": "gateway-embedder", "ca_certkey": "hf-ca"},
+                          "backend_token": "{{ hf_token }}"}]}
+    TOKEN_VAR = "{{ hf_token }}"  # noqa: N806
+    missing = {**gateway, "pools": [{**gateway["pools"][0],
+                                     "endpoint": {"name": "nowhere", "ca_certkey": "hf-ca"}}]}
+    project = AnsibleProject(tmp_path / "gateway", nsip=None)
+    playbook = project.write_playbook("gateway.yml", [
+        endpoint_task("create", **{**EMBEDDER, "name": "gateway-embedder"}, namespace=NAMESPACE,
+                      hf_token="{{ hf_token }}"),
+        {"name": "render", "adc_gateway": {"spec": gateway, "state": "rendered", "hf_token": TOKEN_VAR}},
+        {"name": "missing", "adc_gateway": {"spec": missing, "state": "rendered", "hf_token": TOKEN_VAR},
+         "ignore_errors": True},
+        endpoint_task("absent", name="gateway-embedder", namespace=NAMESPACE, state="absent",
+                      hf_token="{{ hf_token }}"),
+    ])
+    with SyslogCapture() as syslog:
+        run = project.playbook(playbook, "-vvv", extra_vars={"hf_token": TOKEN},
+                               env=connection_env(stand_in, token=None), prefix=syslog.prefix)
+    assert run.rc == 0, run.explain()
+    rendered = run.result("render")["rendered"]
+    server = next(o for o in rendered if o["resource"] == "server")["attributes"]
+    assert server["domain"].endswith(f".us-east-1.aws.{stand_in.lab.domain}"), server
+    failure = run.result("missing")
+    assert failure["_status"] == "ignored"
+    assert "spec.pools[0].endpoint.name" in failure["msg"] + str(failure.get("problems")), failure
+    assert_nowhere(run, syslog.messages(), [TOKEN])

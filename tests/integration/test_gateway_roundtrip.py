@@ -6,6 +6,7 @@ is lost. Secrets never come back in clear."""
 
 from __future__ import annotations
 
+import base64
 import copy
 
 import httpx
@@ -38,7 +39,11 @@ def full_spec(tmp_path) -> dict:
                          {"host": "127.0.1.2", "port": 9001}],
              "health": {"path": "/healthz", "interval": 120, "timeout": 5, "retries": 2,
                         "expect_status": [200, 204]},
-             "require_groups": ["ml-trusted", "ml-admins"], "backend_token": TOKEN},
+             "require_groups": ["ml-trusted", "ml-admins"], "backend_token": TOKEN,
+             "spillover": {"to": "hf", "connections_over": 40}},
+            {"name": "hf", "endpoint": {"url": "https://embedder-lab.us-east-1.aws.endpoints.hf.test:9443",
+                                        "ca_certkey": "hf-ca", "scale_up_timeout": 600},
+             "health": {"interval": 10, "timeout": 3, "retries": 2}, "backend_token": "hf_endpoint"},
             {"name": "embed", "match": {"host": "embed.lab.test"},
              "members": [{"host": "127.0.1.3", "port": 9002}],
              "cache": {"ttl_seconds": 30, "max_object_kb": 100, "memory_mb": 8,
@@ -52,7 +57,8 @@ def full_spec(tmp_path) -> dict:
                           "token_endpoint": "http://127.0.0.1:5556/token", "audience": "adcml-lab",
                           "algorithms": ["RS256", "RS512"], "skew_minutes": 3, "claims": ["email", "groups"],
                           "groups_claim": "groups", "client_id": "gw-client", "client_secret": CLIENT_SECRET,
-                          "refresh_minutes": 60}},
+                          "refresh_minutes": 60},
+                 "identity_headers": {"user": "X-Caller", "groups": "X-Caller-Groups"}},
         "rate_limit": {"requests": 20, "per_ms": 2000, "key": "user", "smooth": True},
         "audit": {"enabled": True},
     }
@@ -76,6 +82,11 @@ def as_gathered(data: dict) -> dict:
 @pytest.fixture
 def client(lab_adc):
     with lab_adc.client() as c:
+        # the CA an endpoint pool's certificate is verified against: the ADC's, not the gateway's
+        pem = base64.b64encode(LabCA().cert_pem).decode()
+        c.add("systemfile", {"filename": "hf-ca.pem", "filelocation": "/nsconfig/ssl",
+                             "fileencoding": "BASE64", "filecontent": pem})
+        c.add("sslcertkey", {"certkey": "hf-ca", "cert": "hf-ca.pem"})
         yield c
 
 
@@ -127,7 +138,8 @@ def test_a_gathered_spec_cannot_create_what_it_does_not_know(lab_adc, client, tm
     lab_adc.reset_counters()
     with pytest.raises(SpecError) as err:
         plan_gateway(client, load_spec(other))
-    assert [path for path, _ in err.value.problems] == ["auth.oidc.client_secret", "pools[0].backend_token"]
+    assert [path for path, _ in err.value.problems] == [
+        "auth.oidc.client_secret", "pools[0].backend_token", "pools[3].backend_token"]
     assert "there is none to keep" in err.value.problems[0][1]
     assert not any(k.startswith(("POST", "PUT", "DELETE")) and "login" not in k
                    for k in lab_adc.counters()["requests"])

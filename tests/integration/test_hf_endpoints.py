@@ -152,6 +152,45 @@ def test_an_api_base_that_does_not_answer(stand_in: HFServer, tmp_path: Path) ->
 
 
 
+def gateway_spec(directory: Path, **endpoint) -> Path:
+    path = directory / "gateway.yml"
+    path.write_text(yaml.safe_dump({
+        "name": "gw", "frontend": {"vip": "127.0.0.10", "port": 8080, "protocol": "http"},
+        "pools": [{"name": "hf", "match": {"path_prefix": "/embed"},
+                   "endpoint": {"ca_certkey": "hf-ca"} | endpoint, "backend_token": TOKEN}]}))
+    return path
+
+
+def test_a_gateway_names_an_endpoint_and_the_command_looks_its_url_up(stand_in: HFServer,
+                                                                      tmp_path: Path) -> None:
+    """``adcml gateway render`` with an endpoint given by name: its URL from the service (the
+    namespace from whoami when none is given), then compile offline; a name the service does
+    not know is an error at the field, before anything else."""
+    assert run(stand_in, "apply", str(write_spec(tmp_path, name="gw-embedder"))).returncode == 0
+    try:
+        url = json.loads(run(stand_in, "status", "gw-embedder").stdout)["url"]
+        for endpoint in ({"name": "gw-embedder"}, {"name": "gw-embedder", "namespace": "lab"}):
+            rendered = adcml("gateway", "render", str(gateway_spec(tmp_path, **endpoint)),
+                             env=environment(stand_in))
+            assert rendered.returncode == 0, rendered.stderr
+            assert TOKEN not in rendered.stdout + rendered.stderr
+            objects = json.loads(rendered.stdout)
+            server = next(o for o in objects if o["resource"] == "server")["attributes"]
+            member = next(o for o in objects if o["resource"] == "servicegroup_servicegroupmember_binding")
+            # the service's URL names the host; the stand-in's is its address, and it names the host apart
+            assert server["domain"] == stand_in.lab.find("lab", "gw-embedder").host_name(stand_in.lab.domain)
+            assert member["attributes"]["port"] == int(url.rsplit(":", 1)[1])
+        missing = adcml("gateway", "render", str(gateway_spec(tmp_path, name="nowhere")),
+                        env=environment(stand_in))
+        assert missing.returncode == 1
+        assert "pools[0].endpoint.name: there is no Inference Endpoint lab/nowhere" in missing.stderr
+        refused = adcml("gateway", "render", str(gateway_spec(tmp_path, name="gw-embedder")),
+                        env=environment(stand_in, token="hf_not-a-token"))
+        assert refused.returncode == 1 and "pools[0].endpoint.name: cannot look it up" in refused.stderr
+    finally:
+        run(stand_in, "delete", "gw-embedder")
+
+
 @pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
 def test_offline_mode_is_named_not_taken_for_an_unreachable_address(stand_in: HFServer, tmp_path: Path,
                                                                     variable: str) -> None:

@@ -37,6 +37,7 @@ slugs = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True)
 paths = st.from_regex(r"/[a-z0-9/_.-]{0,20}", fullmatch=True)
 hosts = st.from_regex(r"[a-zA-Z0-9]{1,8}(\.[a-zA-Z0-9]{1,8}){0,2}", fullmatch=True)
 groups = st.from_regex(r"[a-z0-9_.:-]{1,12}", fullmatch=True)
+endpoint_hosts = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9](\.[a-z0-9]{1,8}){1,4}", fullmatch=True)
 ips = st.sampled_from(["127.0.0.1", "127.0.1.2", "10.231.0.11", "::1", "fd00::5"])
 
 
@@ -46,13 +47,20 @@ def pools(draw, index: int) -> dict[str, Any]:
     pool["match"] = draw(st.one_of(
         st.fixed_dictionaries({"path_prefix": paths}), st.fixed_dictionaries({"host": hosts}),
         st.fixed_dictionaries({"path_prefix": paths, "host": hosts})))
-    pool["members"] = draw(st.lists(st.fixed_dictionaries(
-        {"host": ips, "port": st.integers(1, 65535), "weight": st.integers(1, 100)}),
-        max_size=4, unique_by=lambda m: (m["host"], m["port"])))
+    endpoint = draw(st.booleans())
+    if endpoint:
+        pool["endpoint"] = {"url": f"https://{draw(endpoint_hosts)}" + draw(st.sampled_from(["", ":9443"])),
+                            "ca_certkey": "hf-ca", "scale_up_timeout": draw(st.integers(0, 3600))}
+    else:
+        pool["members"] = draw(st.lists(st.fixed_dictionaries(
+            {"host": ips, "port": st.integers(1, 65535), "weight": st.integers(1, 100)}),
+            max_size=4, unique_by=lambda m: (m["host"], m["port"])))
     if draw(st.booleans()):
-        pool["health"] = {"path": draw(paths), "interval": draw(st.sampled_from([5, 30, 60, 120])),
-                          "timeout": 2, "retries": draw(st.integers(1, 127)),
-                          "expect_status": draw(st.lists(st.integers(100, 599), min_size=1, max_size=3))}
+        pool["health"] = {"interval": draw(st.sampled_from([5, 30, 60, 120])), "timeout": 2,
+                          "retries": draw(st.integers(1, 127))}
+        if not endpoint:
+            pool["health"] |= {"path": draw(paths), "expect_status": draw(
+                st.lists(st.integers(100, 599), min_size=1, max_size=3))}
     pool["lb_method"] = draw(st.sampled_from(["LEASTCONNECTION", "ROUNDROBIN", "URLHASH"]))
     if draw(st.booleans()):
         pool["require_groups"] = draw(st.lists(groups, min_size=1, max_size=4))
@@ -77,6 +85,12 @@ def specs(draw) -> dict[str, Any]:
                             "tls": {"certkey": "lab-cert"},
                             "ssl_profile": {"tls13": draw(st.booleans()), "session_timeout": 60}}
     data["auth"] = {"oidc": dict(OIDC)}
+    if draw(st.booleans()):
+        data["auth"]["identity_headers"] = draw(st.sampled_from(
+            [None, {"user": "X-Who"}, {"user": "X-User", "groups": "X-Groups"}]))
+    if count > 1 and draw(st.booleans()):  # the first pool spills over to the last
+        data["pools"][0]["spillover"] = {"to": data["pools"][-1]["name"],
+                                         "connections_over": draw(st.none() | st.integers(1, 10**6))}
     if draw(st.booleans()):
         data["rate_limit"] = {"requests": draw(st.integers(1, 1000)),
                               "key": draw(st.sampled_from(["client_ip", "user"]))}

@@ -29,9 +29,22 @@ STATE_OPT = click.option("--state", type=click.Choice(["merged", "replaced", "ov
 
 
 def _load(spec_file: Path):
-    from adcml.gateway import load_spec
+    from adcml.gateway import load_spec, resolve_endpoints
+    from adcml.gateway.load import read_spec
 
-    return load_spec(spec_file)  # a YAML or file error: SpecError naming the line
+    # a YAML or file error: SpecError naming the line
+    return load_spec(resolve_endpoints(read_spec(spec_file), _endpoint_url))
+
+
+def _endpoint_url(name: str, namespace: str | None) -> str:
+    """An endpoint given by name, looked up through Hugging Face (HF_TOKEN, ADCML_HF_API_BASE):
+    only a spec that names one pays for importing huggingface_hub and for the request."""
+    from adcml.hf import HfConnection, HfError, endpoint_url
+
+    try:
+        return endpoint_url(HfConnection.from_env(), name, namespace)
+    except HfError as exc:
+        raise LookupError(f"cannot look it up: {exc}") from None
 
 
 def _client():

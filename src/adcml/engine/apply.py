@@ -51,9 +51,9 @@ def apply_plan(client: NitroClient, plan: Plan, *, save: bool = False,
 
     def batch_key(step: tuple[Phase, Change]) -> tuple:
         phase, change = step
-        return phase, change.level, change.resource, _verb(phase, change)
+        return phase, change.level, change.rank, change.resource, _verb(phase, change)
 
-    for (phase, _level, resource, verb), group in groupby(steps, key=batch_key):
+    for (phase, _level, _rank, resource, verb), group in groupby(steps, key=batch_key):
         changes = [c for _, c in group]
         try:
             _run(client, phase, resource, verb, changes)

@@ -272,5 +272,26 @@ def _cascade_replacements(plan: Plan, live: LiveState, wanted: dict,
 
 
 def _finish(plan: Plan) -> Plan:
-    plan.changes.sort(key=lambda c: (c.level, ORDER.get(c.resource, 0), c.name))
+    _rank_self_references(plan.changes)
+    plan.changes.sort(key=lambda c: (c.level, c.rank, ORDER.get(c.resource, 0), c.name))
     return plan
+
+
+def _rank_self_references(changes: list[Change]) -> None:
+    """Within one resource type, an object that names another of its type (an lbvserver's
+    ``backupvserver``) is written after that one and removed before it: its ``rank`` is the
+    length of the chain of changed objects it names."""
+    named: dict[tuple[str, str], tuple[Change, list[str]]] = {}
+    for change in changes:
+        attrs = [a for a, target in SCHEMA[change.resource].references.items() if target == change.resource]
+        if attrs:
+            named[change.resource, change.name] = (change, attrs)
+
+    def depth(key: tuple[str, str], seen: frozenset) -> int:
+        change, attrs = named[key]
+        values = change.after or change.before or {}
+        targets = {(key[0], str(values[a])) for a in attrs if values.get(a)}
+        return 1 + max((depth(t, seen | {key}) for t in targets if t in named and t not in seen), default=-1)
+
+    for key, (change, _) in named.items():
+        change.rank = depth(key, frozenset())

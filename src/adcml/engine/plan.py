@@ -44,6 +44,7 @@ class Change:
     reason: str = ""
     unset: list[str] = field(default_factory=list)
     level: int = 0
+    rank: int = 0  # within a level and resource type: after the objects of its type it names
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,11 +84,11 @@ class Plan:
         clear = [c for c in self.changes if c.action is Action.REPLACE]
         build = [c for c in self.changes if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)]
         prune = [c for c in self.changes if c.action is Action.DELETE]
-        by_level_desc = sorted(clear, key=lambda c: -c.level)
+        by_level_desc = sorted(clear, key=lambda c: (-c.level, -c.rank))
         return (
             [(Phase.CLEAR, c) for c in by_level_desc]
-            + [(Phase.BUILD, c) for c in sorted(build, key=lambda c: c.level)]
-            + [(Phase.PRUNE, c) for c in sorted(prune, key=lambda c: -c.level)]
+            + [(Phase.BUILD, c) for c in sorted(build, key=lambda c: (c.level, c.rank))]
+            + [(Phase.PRUNE, c) for c in sorted(prune, key=lambda c: (-c.level, -c.rank))]
         )
 
     def summary(self) -> dict[str, int]:

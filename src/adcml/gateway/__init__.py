@@ -24,6 +24,7 @@ from adcml.engine import (
     plan_objects,
 )
 from adcml.gateway.compile import RESOURCES, compile_gateway, gateway_owner
+from adcml.gateway.endpoints import resolve_endpoints
 from adcml.gateway.gather import gather
 from adcml.gateway.load import compiled, load_spec
 from adcml.gateway.names import GatherError, owner
@@ -66,5 +67,5 @@ __all__ = [
     "RESOURCES", "SECRET_KEPT", "Action", "ApplyError", "ApplyResult", "Change", "GatherError",
     "GatewaySpec", "Outcome", "Plan", "SpecError",
     "State", "compile_gateway", "converge", "delete_gateway", "gather", "load_spec", "plan_gateway",
-    "render",
+    "render", "resolve_endpoints",
 ]

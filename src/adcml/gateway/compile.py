@@ -32,7 +32,8 @@ RESOURCES = (
     "rewriteaction", "rewritepolicy", "lbvserver_responderpolicy_binding",
     "lbvserver_rewritepolicy_binding", "csvserver_responderpolicy_binding", "streamselector",
     "nslimitidentifier", "auditmessageaction", "cachecontentgroup", "cachepolicy",
-    "lbvserver_cachepolicy_binding",
+    "lbvserver_cachepolicy_binding", "server", "sslservicegroup", "sslservicegroup_sslcertkey_binding",
+    "csvserver_rewritepolicy_binding",
 )
 
 

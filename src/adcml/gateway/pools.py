@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from adcml.gateway.endpoints import compile_endpoint, endpoint_monitor, gather_endpoint
 from adcml.gateway.names import Add, GatherError, LiveGateway, cs_name, pool_object_name
 from adcml.gateway.spec import GatewaySpec, Pool
 from adcml.policy.nodes import quote
@@ -60,25 +61,46 @@ def rule_for(pool: Pool) -> str:
 
 def _pool(add: Add, gw: str, cs: str, pool: Pool, at: str, priority: int | None) -> None:
     name = pool_object_name(gw, pool.name)
-    add("lbvserver", {"": at, "lbmethod": f"{at}.lb_method"}, name=name, servicetype="HTTP",
-        ipv46="0.0.0.0", port=0, lbmethod=pool.lb_method)
-    add("servicegroup", {"": at, "maxclient": f"{at}.max_clients", "sp": f"{at}.surge_protection"},
-        servicegroupname=name, servicetype="HTTP", maxclient=pool.max_clients,
-        sp="ON" if pool.surge_protection else "OFF")
+    add("lbvserver", {"": at, "lbmethod": f"{at}.lb_method", "backupvserver": f"{at}.spillover.to",
+                      "sothreshold": f"{at}.spillover.connections_over"},
+        name=name, servicetype="HTTP", ipv46="0.0.0.0", port=0, lbmethod=pool.lb_method,
+        **_spillover(gw, pool))
     health = pool.health
+    if pool.endpoint is not None:
+        group = compile_endpoint(add, name, pool.endpoint, at)
+        monitor = endpoint_monitor(name)
+    else:
+        group = {"servicetype": "HTTP"}
+        monitor = {"monitorname": name, "type": "HTTP", "httprequest": f"GET {health.path}",
+                   "respcode": [str(code) for code in health.expect_status]}
+        for j, member in enumerate(pool.members):
+            add("servicegroup_servicegroupmember_binding", f"{at}.members[{j}]", servicegroupname=name,
+                ip=member.host, port=member.port, weight=member.weight)
+    add("servicegroup", {"": at, "maxclient": f"{at}.max_clients", "sp": f"{at}.surge_protection"},
+        servicegroupname=name, maxclient=pool.max_clients, sp="ON" if pool.surge_protection else "OFF",
+        **group)
     interval, units = _interval(health.interval)
-    add("lbmonitor", {"": f"{at}.health", "monitorname": f"{at}.name"}, monitorname=name, type="HTTP",
-        httprequest=f"GET {health.path}", respcode=[str(code) for code in health.expect_status],
+    add("lbmonitor", {"": f"{at}.health", "monitorname": f"{at}.name"}, **monitor,
         interval=interval, units3=units, resptimeout=health.timeout, retries=health.retries)
     add("servicegroup_lbmonitor_binding", f"{at}.health", servicegroupname=name, monitor_name=name)
-    for j, member in enumerate(pool.members):
-        add("servicegroup_servicegroupmember_binding", f"{at}.members[{j}]", servicegroupname=name,
-            ip=member.host, port=member.port, weight=member.weight)
     add("lbvserver_servicegroup_binding", at, name=name, servicegroupname=name)
     if pool.match is not None:
         add("csaction", f"{at}.match", name=name, targetlbvserver=name)
         add("cspolicy", f"{at}.match", policyname=name, rule=rule_for(pool), action=name)
         add("csvserver_cspolicy_binding", f"{at}.match", name=cs, policyname=name, priority=priority)
+
+
+def _spillover(gw: str, pool: Pool) -> dict[str, Any]:
+    """The LB vserver's backup and spillover: requests go to the backup vserver when the pool
+    is down or over ``connections_over`` (then, if the backup cannot take them either, the pool
+    keeps them: ``sobackupaction ACCEPT``)."""
+    spill = pool.spillover
+    if spill is None:
+        return {}
+    out: dict[str, Any] = {"backupvserver": pool_object_name(gw, spill.to)}
+    if spill.connections_over is not None:
+        out |= {"somethod": "CONNECTION", "sothreshold": spill.connections_over, "sobackupaction": "ACCEPT"}
+    return out
 
 
 def _interval(seconds: int) -> tuple[int, str]:
@@ -100,27 +122,45 @@ def gather_pool(live: LiveGateway, name: str) -> dict[str, Any]:
                 "port": live.value("servicegroup_servicegroupmember_binding", m, "port"),
                 "weight": live.value("servicegroup_servicegroupmember_binding", m, "weight", 1)}
                for m in live.bound("servicegroup_servicegroupmember_binding", name)]
+    endpoint = gather_endpoint(live, name)
     pool: dict[str, Any] = {
         "name": name.removeprefix(f"{live.name}."),
         "lb_method": live.value("lbvserver", lb, "lbmethod", "LEASTCONNECTION"),
-        "members": sorted(members, key=lambda m: (m["host"], m["port"])),
+        "members": [] if endpoint else sorted(members, key=lambda m: (m["host"], m["port"])),
         "max_clients": live.value("servicegroup", group, "maxclient", 0),
         "surge_protection": live.value("servicegroup", group, "sp") == "ON",
     }
+    if endpoint:
+        pool["endpoint"] = endpoint
+    spillover = gather_spillover(live, lb)
+    if spillover:
+        pool["spillover"] = spillover
     monitor = live.obj("lbmonitor", name)
     if monitor:
         minutes = live.value("lbmonitor", monitor, "units3") == "MIN"
         pool["health"] = {
-            "path": str(monitor.get("httprequest", "GET /health")).split(" ", 1)[-1],
             "interval": live.value("lbmonitor", monitor, "interval", 5) * (60 if minutes else 1),
             "timeout": live.value("lbmonitor", monitor, "resptimeout", 2),
             "retries": live.value("lbmonitor", monitor, "retries", 3),
-            "expect_status": [int(c) for c in live.value("lbmonitor", monitor, "respcode", ["200"])],
         }
+        if not endpoint:
+            pool["health"] |= {
+                "path": str(monitor.get("httprequest", "GET /health")).split(" ", 1)[-1],
+                "expect_status": [int(c) for c in live.value("lbmonitor", monitor, "respcode", ["200"])]}
     policy = live.obj("cspolicy", name)
     if policy:
         pool["match"] = parse_route(name, policy["rule"])
     return pool
+
+
+def gather_spillover(live: LiveGateway, lb: dict[str, Any]) -> dict[str, Any] | None:
+    backup = lb.get("backupvserver")
+    if not backup:
+        return None
+    spill: dict[str, Any] = {"to": str(backup).removeprefix(f"{live.name}.")}
+    if live.value("lbvserver", lb, "somethod") == "CONNECTION":
+        spill["connections_over"] = live.value("lbvserver", lb, "sothreshold")
+    return spill
 
 
 def parse_route(name: str, rule: str) -> dict[str, Any]:

@@ -16,6 +16,10 @@ Objects (``<gw>`` is the gateway name):
 - ``<gw>.rl`` stream selector + limit identifier, ``<gw>.toomany`` (429) responder action and
   ``<gw>.rl`` responder policy on the CS vserver.
 - ``<gw>.audit`` audit message action, the ``logaction`` of every access-decision policy.
+- with ``auth.identity_headers``, on the CS vserver (so for every pool): rewrite policies
+  ``<gw>.id.nouser`` and ``<gw>.id.nogroups`` (drop the client's copies of the two headers),
+  then ``<gw>.id.user`` and ``<gw>.id.groups`` (insert ``HTTP.REQ.USER.NAME`` and the groups
+  claim). Bound with ``NEXT``, so the pools' own rewrite policies still run.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ AUTH_PRIORITY = 100
 RATE_LIMIT_PRIORITY = 10  # before anything else on the CS vserver
 AUTHZ_PRIORITY = 100
 NOAUTH_PRIORITY, CRED_PRIORITY = 100, 110
+IDENTITY_PRIORITY = 100  # on the CS vserver: the deletes, then the inserts
 FORBIDDEN = ('"HTTP/1.1 403 Forbidden\\r\\nContent-Type: application/json\\r\\n\\r\\n'
              '{\\"error\\":\\"forbidden\\"}"')
 TOO_MANY = ('"HTTP/1.1 429 Too Many Requests\\r\\nContent-Type: application/json\\r\\n\\r\\n'
@@ -59,6 +64,8 @@ def compile_security(add: Add, spec: GatewaySpec, cs: str) -> None:
             stringbuilderexpr=AUDIT_LINE.format(gw=quote(gw), decision='"refused"'))
     if spec.auth is not None:
         _authentication(add, spec)
+        if spec.auth.identity_headers is not None:
+            _identity(add, spec, cs)
     if any(p.require_groups for p in spec.pools):
         add("responderaction", "pools", name=f"{gw}.deny", type="respondwith", target=FORBIDDEN)
     for i, pool in enumerate(spec.pools):
@@ -87,6 +94,30 @@ def _authentication(add: Add, spec: GatewaySpec) -> None:
     add("authenticationpolicy", "auth", name=f"{gw}.oidc", rule="true", action=f"{gw}.oidc")
     add("authenticationvserver_authenticationpolicy_binding", "auth", name=f"{gw}.auth",
         policy=f"{gw}.oidc", priority=AUTH_PRIORITY)
+
+
+def _identity(add: Add, spec: GatewaySpec, cs: str) -> None:
+    gw, headers, at = spec.name, spec.auth.identity_headers, "auth.identity_headers"
+    claim = quote(spec.auth.oidc.groups_claim)
+    steps = (("nouser", "delete_http_header", headers.user, None),
+             ("nogroups", "delete_http_header", headers.groups, None),
+             ("user", "insert_http_header", headers.user, "HTTP.REQ.USER.NAME"),
+             ("groups", "insert_http_header", headers.groups, f"HTTP.REQ.USER.ATTRIBUTE({claim})"))
+    for offset, (what, kind, header, value) in enumerate(steps):
+        name = f"{gw}.id.{what}"
+        add("rewriteaction", f"{at}.{'user' if 'user' in what else 'groups'}", name=name, type=kind,
+            target=header, stringbuilderexpr=value)
+        add("rewritepolicy", at, name=name, rule="true", action=name)
+        add("csvserver_rewritepolicy_binding", at, name=cs, policyname=name,
+            priority=IDENTITY_PRIORITY + offset, gotopriorityexpression="NEXT", bindpoint="REQUEST")
+
+
+def gather_identity(live: LiveGateway) -> dict[str, Any] | None:
+    """``auth.identity_headers`` (the header names), or None when not forwarded."""
+    user, groups = (live.obj("rewriteaction", f"{live.name}.id.{what}") for what in ("user", "groups"))
+    if user is None or groups is None:
+        return None
+    return {"user": user.get("target"), "groups": groups.get("target")}
 
 
 def _secret(value, form: Callable[[str], str] = str) -> Any:
@@ -160,7 +191,7 @@ def gather_auth(live: LiveGateway) -> dict[str, Any] | None:
         "claims": claims, "groups_claim": claims[0] if claims else "groups",
         "client_id": value("clientid"), "client_secret": SECRET_KEPT,
         "refresh_minutes": value("refreshinterval"),
-    }}
+    }, "identity_headers": gather_identity(live)}
 
 
 def gather_pool_access(live: LiveGateway, pool: str) -> dict[str, Any]:

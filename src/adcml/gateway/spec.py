@@ -39,6 +39,11 @@ SLUG = r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$"
 PATH = r'^/[!#-\[\]-~]*$'
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$"
 URL = r"^https?://[!-~]+$"
+# An endpoint's URL: https, a host name (the ADC resolves it, and sends it as SNI), an optional
+# port, and nothing after it (requests keep their own paths).
+ENDPOINT_URL = (r"^https://(?P<host>[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
+                r"[A-Za-z0-9])?)+)(:(?P<port>[1-9][0-9]{0,4}))?/?$")
+HEADER = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,127}$"
 CLAIM_NAME = r"^[A-Za-z0-9_.:-]+$"
 CLAIM_VALUE = r'^[^"\\\s]{1,127}$'
 CERTKEY = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}$"
@@ -55,6 +60,8 @@ _PATTERN_HELP = {
     PATH: "a path starting with '/', of printable ASCII without spaces, quotes or backslashes",
     HOST: "a host name: letters, digits, '-' and '.'",
     URL: "an http:// or https:// URL, without spaces",
+    ENDPOINT_URL: "https://<host name>[:<port>], nothing after it (an endpoint's URL)",
+    HEADER: "an HTTP header name: letters, digits and !#$%&'*+.^_`|~-",
     CLAIM_NAME: "a claim name: letters, digits and _ . : -",
     CLAIM_VALUE: "1 to 127 characters, without spaces, quotes or backslashes",
     CERTKEY: "a cert-key name: letters, digits, _ . - (at most 31, not starting with . or -)",
@@ -232,8 +239,67 @@ class Cache(_Model):
         return self
 
 
+class Endpoint(_Model):
+    """A Hugging Face Inference Endpoint as the pool's backend, by URL, or by name for the
+    front-end to resolve through ``adcml.hf`` before compile (compile stays offline). The ADC
+    reaches it over TLS with SNI and Host set to its host name, verifies its certificate
+    against ``ca_certkey``, and checks it with a TLS handshake only: an HTTP probe would need
+    the token and would wake an endpoint scaled to zero."""
+
+    url: Annotated[str | None, Field(pattern=ENDPOINT_URL, max_length=MAX_LITERAL)] = None
+    name: Annotated[str | None, Field(pattern=r"^[a-z][a-z0-9-]{2,30}[a-z0-9]$",  # as the service has it
+                                      description="resolved to url by the front-end")] = None
+    namespace: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")] = None
+    ca_certkey: Annotated[str, Field(pattern=CERTKEY,
+                                     description="the CA cert-key that signs the endpoint's certificate")]
+    scale_up_timeout: Int(0, 3600, description="seconds the endpoint's proxy holds a request while "
+                                               "it scales up from zero; 0: answer 503 at once") = 120
+
+    @field_validator("url")
+    @classmethod
+    def _lower_host(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        host = re.match(ENDPOINT_URL, url)["host"]
+        if re.fullmatch(r"[0-9.]+", host):
+            raise ValueError("needs the endpoint's host name (the ADC resolves it and sends it as the "
+                             "TLS server name), not an IP address")
+        return url.lower().rstrip("/")
+
+    @model_validator(mode="after")
+    def _url_or_name(self) -> Endpoint:
+        if self.url is not None and self.name is not None:
+            raise FieldError([("", "give url or name, not both")])
+        if self.url is None and self.name is None:
+            raise FieldError([("", "give url, or the endpoint's name (and namespace)")])
+        if self.url is None:  # front-ends resolve names before the spec is read
+            raise FieldError([("name", "this front-end does not look endpoints up by name: give url "
+                                       "(adcml gateway and the adc_gateway module resolve names through "
+                                       "Hugging Face with HF_TOKEN)")])
+        if self.namespace is not None:
+            raise FieldError([("namespace", "only used with name")])
+        return self
+
+    @property
+    def host(self) -> str:
+        return re.match(ENDPOINT_URL, self.url)["host"]
+
+    @property
+    def port(self) -> int:
+        return int(re.match(ENDPOINT_URL, self.url)["port"] or 443)
+
+
+class Spillover(_Model):
+    """Where this pool's requests go when it cannot serve them: when every member is down, and,
+    with ``connections_over``, when it already has that many connections. Traffic comes back
+    as soon as the pool is up again or under the threshold."""
+
+    to: Annotated[str, Field(pattern=SLUG, description="another pool of this gateway")]
+    connections_over: Int(1, 4294967287) | None = None
+
+
 class Pool(_Model):
-    """A pool of model servers behind one model route."""
+    """A pool of model servers behind one model route, or a Hugging Face Inference Endpoint."""
 
     name: Annotated[str, Field(pattern=SLUG)]
     match: Match | None = None
@@ -247,6 +313,23 @@ class Pool(_Model):
     backend_token: Annotated[Secret | None,
                              Field(description="sent to the members as Authorization: Bearer")] = None
     cache: Cache | None = None
+    endpoint: Endpoint | None = None
+    spillover: Spillover | None = None
+
+    @model_validator(mode="after")
+    def _members_or_endpoint(self) -> Pool:
+        problems = []
+        if self.endpoint is not None and self.members:
+            problems.append(("members", "a pool has members or an endpoint, not both"))
+        if self.endpoint is not None and (self.health.path, self.health.expect_status) != (
+                Health().path, Health().expect_status):
+            problems.append(("health", "an endpoint pool is checked with a TLS handshake (path and "
+                                       "expect_status are for members): give interval, timeout, retries"))
+        if self.spillover is not None and self.spillover.to == self.name:
+            problems.append(("spillover.to", "a pool cannot spill over to itself"))
+        if problems:
+            raise FieldError(problems)
+        return self
 
     @field_validator("backend_token")
     @classmethod
@@ -391,10 +474,31 @@ class Oidc(_Model):
         return self
 
 
+class IdentityHeaders(_Model):
+    """The caller's identity from the token, forwarded to every pool in these request headers;
+    copies a client sends are removed first."""
+
+    user: Annotated[str, Field(pattern=HEADER)] = "X-Forwarded-User"
+    groups: Annotated[str, Field(pattern=HEADER)] = "X-Forwarded-Groups"
+
+    @model_validator(mode="after")
+    def _different(self) -> IdentityHeaders:
+        if self.user.lower() == self.groups.lower():
+            raise FieldError([("groups", "must differ from user")])
+        if {self.user.lower(), self.groups.lower()} & RESERVED_HEADERS:
+            raise FieldError([("", f"not one of {', '.join(sorted(RESERVED_HEADERS))}")])
+        return self
+
+
+RESERVED_HEADERS = frozenset({"authorization", "host", "content-length", "x-scale-up-timeout"})
+
+
 class Auth(_Model):
-    """Who may call the gateway: every request needs a valid bearer token."""
+    """Who may call the gateway: every request needs a valid bearer token; the caller's
+    identity goes on to the pools (``identity_headers``; null: not forwarded)."""
 
     oidc: Oidc
+    identity_headers: IdentityHeaders | None = IdentityHeaders()
 
 
 class RateLimit(_Model):
@@ -469,16 +573,39 @@ class GatewaySpec(_Model):
 def _pool_problems(spec: GatewaySpec) -> list[tuple[str, str]]:
     problems = []
     first: dict[str, int] = {}
+    spill_targets = {p.spillover.to for p in spec.pools if p.spillover is not None}
     for i, pool in enumerate(spec.pools):
         if pool.name in first:
             problems.append((f"pools[{i}].name", f"{pool.name!r} is the name of pools[{first[pool.name]}] "
                                                  "too: pool names must be unique"))
         first.setdefault(pool.name, i)
-        if pool.match is None and pool.name != spec.default_pool:
-            problems.append((f"pools[{i}].match", "a pool without match must be the default_pool"))
+        if pool.match is None and pool.name != spec.default_pool and pool.name not in spill_targets:
+            problems.append((f"pools[{i}].match", "a pool without match must be the default_pool "
+                                                  "or another pool's spillover.to"))
     if spec.default_pool is not None and spec.default_pool not in first:
         problems.append(("default_pool", f"{spec.default_pool!r} is not one of the pools "
                                          f"({', '.join(first)})"))
+    return problems + _spillover_problems(spec.pools, first)
+
+
+def _spillover_problems(pools: list[Pool], index: dict[str, int]) -> list[tuple[str, str]]:
+    """Targets that are pools of the gateway, and no chain that comes back to where it began
+    (an appliance refuses a backup vserver loop)."""
+    problems = []
+    target = {p.name: p.spillover.to for p in pools if p.spillover is not None}
+    for i, pool in enumerate(pools):
+        if pool.spillover is None or pool.spillover.to == pool.name:
+            continue
+        if pool.spillover.to not in index:
+            problems.append((f"pools[{i}].spillover.to", f"{pool.spillover.to!r} is not one of the pools "
+                                                         f"({', '.join(index)})"))
+            continue
+        seen, name = {pool.name}, pool.spillover.to
+        while name in target and name not in seen:
+            seen.add(name)
+            name = target[name]
+        if name == pool.name:
+            problems.append((f"pools[{i}].spillover.to", "the spillover chain comes back to this pool"))
     return problems
 
 

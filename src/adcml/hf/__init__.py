@@ -31,6 +31,7 @@ from adcml.hf.converge import (
     HfWaitError,
     converge_endpoint,
     endpoint_status,
+    endpoint_url,
     plan_endpoint,
 )
 from adcml.hf.plan import EndpointPlan, Live, Step
@@ -40,5 +41,5 @@ __all__ = [
     "API_BASE_ENV", "CA_FILE_ENV", "DEFAULT_TIMEOUT", "DesiredState", "EndpointOutcome",
     "EndpointPlan", "EndpointSpec", "EndpointSpecError", "EndpointType", "Endpoints",
     "HfConnection", "HfError", "HfServiceError", "HfTransportError", "HfWaitError", "Live", "Step",
-    "converge_endpoint", "endpoint_status", "parse_spec", "plan_endpoint",
+    "converge_endpoint", "endpoint_status", "endpoint_url", "parse_spec", "plan_endpoint",
 ]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from adcml.hf.client import Endpoints, HfConnection, HfError
 from adcml.hf.plan import BROKEN, MASK, MOVING, EndpointPlan, Live, Step, make_plan, next_step
@@ -167,6 +168,27 @@ def endpoint_status(connection: HfConnection, name: str,
     endpoints = Endpoints(connection)
     namespace = endpoints.namespace(namespace)
     return summary(_masked_or_none(endpoints.get(namespace, name)), namespace)
+
+
+def endpoint_url(connection: HfConnection, name: str, namespace: str | None = None) -> str:
+    """The URL of the endpoint ``namespace/name`` (the token's user when no namespace), for a
+    gateway that puts it behind a pool. LookupError when there is no such endpoint or it has no
+    URL yet; HfError when the service cannot be asked."""
+    endpoints = Endpoints(connection)
+    namespace = endpoints.namespace(namespace)
+    raw = endpoints.get(namespace, name)
+    if raw is None:
+        raise LookupError(f"there is no Inference Endpoint {namespace}/{name}")
+    status = raw.get("status") or {}
+    url = status.get("url")
+    if not url:
+        raise LookupError(f"the Inference Endpoint {namespace}/{name} has no URL yet "
+                          f"(state {_state(raw)}): create it and wait until it runs")
+    host = status.get("hostName")  # the lab stand-in's URL is its address; it names the host here
+    if host:
+        port = urlsplit(url).port
+        url = f"https://{host}" + (f":{port}" if port and port != 443 else "")
+    return url
 
 
 def _state(raw: dict[str, Any] | None) -> str | None:

@@ -59,7 +59,7 @@ def test_an_endpoint_pool_compiles_to_an_fqdn_server_over_tls_with_sni_a_verifie
     assert "httprequest" not in built["lbmonitor", "gw.embed-hf"]  # no HTTP probe: it would wake it
     host = built["rewriteaction", "gw.embed-hf.host"]
     assert (host["type"], host["target"], host["stringbuilderexpr"]) == (
-        "replace", "HTTP.REQ.HOSTNAME", '"embedder-lab.us-east-1.aws.endpoints.hf.test"')
+        "replace", 'HTTP.REQ.HEADER("Host")', '"embedder-lab.us-east-1.aws.endpoints.hf.test:9443"')
     assert built["rewriteaction", "gw.embed-hf.wake"]["stringbuilderexpr"] == '"120"'
     assert built["rewriteaction", "gw.embed-hf.nowake"]["target"] == "X-Scale-Up-Timeout"
     assert "gw.embed-hf.cred" in {k[1] for k in built}  # the token, as every backend_token

@@ -12,7 +12,8 @@ Per endpoint pool (``<lb>`` = ``<gw>.<pool>``, the pool's own objects otherwise 
 - monitor ``<lb>``: TCP over TLS (``secure YES``). The service's proxy answers for the endpoint
   in every state; an HTTP probe would need the token and would wake an endpoint scaled to zero
   (and keep it from ever scaling down);
-- rewrite ``<lb>.host`` (``HTTP.REQ.HOSTNAME`` replaced by the host name), and with
+- rewrite ``<lb>.host`` (the ``Host`` header replaced by the URL's host and port: replacing
+  ``HTTP.REQ.HOSTNAME`` would keep the port the client called the VIP on), and with
   ``scale_up_timeout``, ``<lb>.nowake`` + ``<lb>.wake``: the client's ``X-Scale-Up-Timeout``
   removed and ours inserted, so the service's proxy holds a request while the endpoint wakes
   rather than answering 503; the service group's ``svrtimeout`` is raised above it when
@@ -45,8 +46,9 @@ def compile_endpoint(add: Add, lb: str, endpoint: Endpoint, at: str) -> dict[str
         certkeyname=endpoint.ca_certkey, ca=True)
     add("servicegroup_servicegroupmember_binding", f"{at}.url", servicegroupname=lb, servername=lb,
         port=endpoint.port)
-    _rewrite(add, lb, "host", at, HOST_PRIORITY, type="replace", target="HTTP.REQ.HOSTNAME",
-             stringbuilderexpr=quote(endpoint.host))
+    host = endpoint.host if endpoint.port == 443 else f"{endpoint.host}:{endpoint.port}"
+    _rewrite(add, lb, "host", at, HOST_PRIORITY, type="replace", target='HTTP.REQ.HEADER("Host")',
+             stringbuilderexpr=quote(host))
     if endpoint.scale_up_timeout:
         _rewrite(add, lb, "nowake", at, NOWAKE_PRIORITY, type="delete_http_header", target=SCALE_UP_HEADER)
         _rewrite(add, lb, "wake", f"{at}.scale_up_timeout", WAKE_PRIORITY, type="insert_http_header",

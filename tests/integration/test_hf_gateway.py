@@ -169,7 +169,8 @@ def test_the_endpoint_serves_when_the_local_pool_is_down_with_its_name_and_the_t
     assert HF_TOKEN not in reply.text + json.dumps(dict(reply.headers))
     # the same endpoint refuses whoever comes without the token, as the service does
     url = stand_in.lab.dataplane.url(stand_in.lab.find("lab", "embedder"))
-    direct = httpx.post(f"{url}/v1/embeddings", json={"input": ["x"]}, verify=ssl.create_default_context(cafile=str(stand_in.lab.ca_file)))
+    trust = ssl.create_default_context(cafile=str(stand_in.lab.ca_file))
+    direct = httpx.post(f"{url}/v1/embeddings", json={"input": ["x"]}, verify=trust)
     assert direct.status_code == 401
     set_members(dplab, local, enabled=True)
     wait_until(lambda: embed(http, bearer(idp)).json().get("name", "").startswith("local-"), timeout=15)

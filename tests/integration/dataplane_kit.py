@@ -1,5 +1,6 @@
 """Helpers for the data-plane tests: a lab ADC with its data plane on, tiny model-server
-stand-ins (aiohttp backends on 127.0.x.y), free ports, waiting, and TLS probes.
+stand-ins (aiohttp backends on 127.0.x.y, over TLS when given a certificate, recording the
+server names clients ask for), free ports, waiting, and TLS probes.
 
 A test module gets the fixtures ``dplab`` and ``backends`` by importing ``dplab_fixture`` and
 ``backends_fixture`` (named apart so that test parameters do not shadow the imports).
@@ -11,6 +12,7 @@ import asyncio
 import json
 import socket
 import ssl
+import tempfile
 import threading
 import time
 import warnings
@@ -24,6 +26,7 @@ from aiohttp import web
 
 from adcml.lab.emulators.adc.backend import LabADC
 from adcml.lab.emulators.adc.server import LabServer
+from adcml.lab.services.pki import Issued
 from adcml.nitro import NitroClient
 
 
@@ -48,7 +51,9 @@ def wait_until(predicate: Callable[[], object], timeout: float = 5.0, step: floa
 @dataclass(eq=False)
 class Backend:
     """A model-server stand-in: ``/health`` answers ``health``, ``/slow?ms=N`` waits, anything
-    else echoes the request as JSON (its name, method, path, query, headers, body size)."""
+    else echoes the request as JSON (its name, method, path, query, headers — also as a list of
+    pairs, repeats kept — body size). Over TLS, ``snis`` lists the server name of each handshake
+    (None: none sent)."""
 
     name: str
     ip: str
@@ -58,6 +63,8 @@ class Backend:
     seen: list[dict] = field(default_factory=list)
     static: dict[str, bytes] = field(default_factory=dict)  # path → JSON answer (a JWKS...)
     reply_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # path → extra headers
+    tls: ssl.SSLContext | None = None
+    snis: list[str | None] = field(default_factory=list)
     server: asyncio.base_events.Server | None = None
     http: web.Server | None = None
 
@@ -78,6 +85,7 @@ class Backend:
             await asyncio.sleep(int(request.query.get("ms", "500")) / 1000)
         info = {"name": self.name, "method": request.method, "path": request.path,
                 "query": request.query_string, "headers": dict(request.headers),
+                "header_items": [list(item) for item in request.headers.items()],
                 "body": len(body)}
         self.seen.append(info)
         if request.path == "/stream":
@@ -103,8 +111,11 @@ class Backends:
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
 
-    def start(self, name: str, ip: str, port: int = 0) -> Backend:
+    def start(self, name: str, ip: str, port: int = 0, tls: Issued | None = None) -> Backend:
+        """A backend on ip:port (0: any free port); over TLS with ``tls`` (unencrypted key)."""
         backend = Backend(name, ip, port)
+        if tls is not None:
+            backend.tls = _server_context(tls, backend.snis)
         self._run(self._listen(backend))
         self.all.append(backend)
         return backend
@@ -112,7 +123,7 @@ class Backends:
     async def _listen(self, backend: Backend) -> None:
         backend.http = web.Server(backend.handle, access_log=None)
         backend.server = await asyncio.get_running_loop().create_server(
-            backend.http, backend.ip, backend.port, reuse_address=True)
+            backend.http, backend.ip, backend.port, reuse_address=True, ssl=backend.tls)
         backend.port = backend.server.sockets[0].getsockname()[1]
 
     def kill(self, backend: Backend) -> None:
@@ -133,6 +144,16 @@ class Backends:
             self._run(self._kill(backend))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+def _server_context(issued: Issued, snis: list[str | None]) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        issued.write(cert, key)
+        ctx.load_cert_chain(cert, key)
+    ctx.sni_callback = lambda _sslobj, name, _ctx: snis.append(name)
+    return ctx
 
 
 @pytest.fixture(name="backends")
@@ -230,3 +251,16 @@ def handshake(ip: str, port: int, ca_pem: bytes, server_name: str | None = None,
             tls.recv(65536)  # TLS 1.3 tickets arrive after the handshake
             lifetime = tls.session.ticket_lifetime_hint if tls.session else None
         return Handshake(tls.version(), common, serial, lifetime)
+
+
+# --- configuration over NITRO -----------------------------------------------------------------
+def lb_pool(client: NitroClient, name: str, members: list[dict], *, servicetype: str = "HTTP",
+            address: tuple[str, int] | None = None, **vserver: object) -> None:
+    """Service group ``name`` with ``members`` (``ip`` or ``servername``, ``port`` ...) behind
+    LB vserver ``name`` (HTTP; listening on ``address`` when given, else non-addressable)."""
+    client.add("servicegroup", {"servicegroupname": name, "servicetype": servicetype})
+    for member in members:
+        client.bind("servicegroup_servicegroupmember_binding", {"servicegroupname": name, **member})
+    where = {"ipv46": address[0], "port": address[1]} if address else {}
+    client.add("lbvserver", {"name": name, "servicetype": "HTTP", **where, **vserver})
+    client.bind("lbvserver_servicegroup_binding", {"name": name, "servicegroupname": name})

@@ -194,7 +194,10 @@ class LabADC:
                 check_drain_options(payload)
             if res.attr("state") is None:
                 raise NitroFault(E.INVALID_ACTION, f"{action} on {res.name}", status=400)
-            store.update(part, res, {res.key: name_in(res, payload), "state": action.upper() + "D"})
+            name = name_in(res, payload)
+            store.update(part, res, {res.key: name, "state": action.upper() + "D"})
+            if res.name == "lbvserver" and action == "enable":
+                store.observed.vserver_enabled(part.name, name)
         elif action == "rename":
             store.rename(part, res, payload)
         elif action == "unset":

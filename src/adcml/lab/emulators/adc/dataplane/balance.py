@@ -28,6 +28,8 @@ class Member:
     requests: int = 0
     failures: int = 0
     lastresponse: str = "Probe not yet sent."
+    last_failure: str | None = None  # why the last request to it failed (TLS verification ...)
+    judged: bool = False  # UP/DOWN known (every monitor has probed it, or it needs no probe)
 
     @property
     def state(self) -> str:

@@ -26,6 +26,7 @@ def status(plane: DataPlane) -> dict:
             "partition": key[0], "servicegroup": key[1], "server": key[2], "port": key[3],
             "ip": m.spec.ip, "state": m.state, "lastresponse": m.lastresponse,
             "requests": m.requests, "active": m.active, "unreachable": m.spec.unreachable,
+            "last_failure": m.last_failure,
         })
     return {
         "running": plane.running, "settled": plane.settled,

@@ -13,8 +13,10 @@ The request path (``handle``): read the body, run the vserver's request policies
 authentication, responder, rewrite), content switch (CS policies in priority order, then the
 default LB vserver, then the CS vserver's backup), run the LB vserver's request policies,
 consult the integrated cache (``cache``: a hit is answered there), pick a member (the LB
-vserver's method over UP members, then its backup vserver chain), forward, relay (and store in
-the cache when its policy says so), count, and write one audit line.
+vserver's method over UP members, or its backup vserver chain when it is DOWN or spills
+over), forward, relay (and store in the cache when its policy says so), count, and write one
+audit line. The routing itself is ``routing.Routing``; what sends a request to the backup chain
+is ``spillover``.
 """
 
 from __future__ import annotations
@@ -34,18 +36,18 @@ from adcml.lab.emulators.adc.dataplane.cache import ObjectCache
 from adcml.lab.emulators.adc.dataplane.flow import Flow, answer
 from adcml.lab.emulators.adc.dataplane.health import Prober
 from adcml.lab.emulators.adc.dataplane.listeners import Listener
-from adcml.lab.emulators.adc.dataplane.proxy import IDEMPOTENT, BackendError, Forwarder, relay
+from adcml.lab.emulators.adc.dataplane.proxy import Forwarder
 from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
+from adcml.lab.emulators.adc.dataplane.routing import Routing
 from adcml.lab.emulators.adc.dataplane.rules import RequestPolicies
-from adcml.lab.emulators.adc.dataplane.tables import CsSpec, LbSpec, Tables, VsKey, build_tables
+from adcml.lab.emulators.adc.dataplane.spillover import Backups
+from adcml.lab.emulators.adc.dataplane.tables import Tables, VsKey, build_tables
 from adcml.lab.emulators.adc.models.store import ConfigStore
 from adcml.lab.emulators.adc.models.traffic import CacheCounts, GroupCounts, MemberKey, VsCounts
-from adcml.policy import evaluate, parse_rule
+from adcml.policy import parse_rule
 
 log = logging.getLogger("adcml.lab.dataplane")
 MAX_BODY = 16 * 1024 * 1024  # a larger request body is answered 413
-MAX_HOPS = 4  # backup vserver chains longer than this are cut (an appliance refuses loops)
-SURGE_WAIT = 10.0
 NO_MONITOR = "No monitor bound: UP (an appliance would probe with its default TCP monitor)."
 
 
@@ -54,7 +56,7 @@ def _compile_rule(text: str):
     return parse_rule(text)
 
 
-class DataPlane:
+class DataPlane(Routing):
     """Carries traffic for the running config in ``store`` (``adcml lab-adc --data-plane``), to
     the addresses ``policy`` allows (loopback by default); its audit log goes to
     ``<state_dir>/access.log`` when there is a state directory.
@@ -84,6 +86,7 @@ class DataPlane:
         self._slot_freed = asyncio.Event()
         self.extras = RequestPolicies(self.policy)  # authentication, responder, rewrite, limits
         self.cache = ObjectCache()  # integrated caching: content groups' objects and counters
+        self.backups = Backups()  # spillover persistence, vservers held down
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -167,6 +170,7 @@ class DataPlane:
         }
         self.cache.reconcile(tables.cache_groups)
         self.tables = tables
+        self.backups.observe(tables.lb.values(), self.members)
         await self._reconcile_listeners(tables)
         self.applied_generation = generation
 
@@ -188,14 +192,14 @@ class DataPlane:
             self.probers.pop(pkey).stop()
         for pkey, monitor in wanted.items():
             prober = self.probers.get(pkey)
+            spec = self.members[pkey[0]].spec
             if prober is None:
-                member = self.members[pkey[0]]
-                prober = Prober(monitor, member.spec.ip, member.spec.port, self.policy,
-                                functools.partial(self._refresh, pkey[0]))
+                prober = Prober(monitor, spec.ip, spec.port, self.policy,
+                                functools.partial(self._refresh, pkey[0]), spec.tls)
                 self.probers[pkey] = prober
                 prober.start()
             else:
-                prober.update(monitor)
+                prober.update(monitor, spec.tls)
         for key in self.members:
             self._refresh(key)
 
@@ -205,6 +209,7 @@ class DataPlane:
         if member is None:
             return
         spec = member.spec
+        member.judged = True
         if spec.unreachable:
             member.up, member.lastresponse = False, f"Failure - {spec.unreachable}; never probed."
             return
@@ -216,10 +221,12 @@ class DataPlane:
             return
         states = [p.state for (k, _ip, _m), p in self.probers.items() if k == key]
         member.up = bool(states) and all(s.up for s in states)
+        member.judged = bool(states) and all(s.probed for s in states)
         failing = [s for s in states if not s.up]
         member.lastresponse = (failing or states)[0].lastresponse if states else "Probe not yet sent."
         if member.up:
             self._free_slot()
+        self.backups.observe(self.tables.lb.values(), self.members)
 
     async def _reconcile_listeners(self, tables: Tables) -> None:
         stops = []
@@ -266,10 +273,16 @@ class DataPlane:
         balancer = self.balancers.get((partition, name))
         if spec is None or balancer is None:
             return "DOWN", 0, 0
-        if not spec.enabled:
+        if not spec.enabled or (partition, name) in self.backups.held:
             return "OUT OF SERVICE", 0, balancer.health[1]
         up, total = balancer.health
         return ("UP" if up else "DOWN"), up, total
+
+    def held_down(self, partition: str, name: str) -> bool:
+        return (partition, name) in self.backups.held
+
+    def vserver_enabled(self, partition: str, name: str) -> None:
+        self.backups.release((partition, name))
 
     def group_members(self, partition: str, group: str) -> list[tuple[MemberKey, Member]]:
         return [(k, m) for k, m in sorted(self.members.items()) if k[0] == partition and k[1] == group]
@@ -335,136 +348,6 @@ class DataPlane:
             self.vstats(flow.touched[0][0], frontend.partition, flow.touched[0][1]).errors += 1
         return response
 
-    async def _content_switch(self, flow: Flow, name: str, hops: int = 0):
-        cs: CsSpec | None = self.tables.cs.get((flow.partition, name))
-        flow.touched.append(("csvserver", name))
-        if cs is None or not cs.enabled:
-            return flow.error(503, "CS vserver gone or disabled")
-        if cs.extras is not None:
-            early = await cs.extras.on_request(flow)
-            if early is not None:
-                return early
-        if cs.cache is not None:  # consulted on the LB vserver, after its policies too
-            flow.cache_bank = cs.cache
-        target, route = cs.default, "default"
-        if cs.routes:
-            ctx = flow.context()
-            for r in cs.routes:
-                if r.target and _evaluate(r.rule, ctx):
-                    target, route = r.target, r.policy
-                    break
-        self.vstats("csvserver", flow.partition, name).hits[route] += 1
-        flow.record.route = route if hops == 0 else f"{flow.record.route}>backup:{name}:{route}"
-        if target is not None:
-            lb_key = (flow.partition, target)
-            if self._usable(lb_key, set()) or cs.backup is None or hops >= MAX_HOPS:
-                return await self._load_balance(flow, target)
-        if cs.backup is not None and hops < MAX_HOPS:
-            return await self._content_switch(flow, cs.backup, hops + 1)
-        return flow.error(503, "no target")
-
-    def _usable(self, key: VsKey, seen: set) -> bool:
-        """Whether LB vserver ``key`` (or its backup chain) has a member to send to."""
-        if key in seen or len(seen) > MAX_HOPS:
-            return False
-        seen.add(key)
-        spec = self.tables.lb.get(key)
-        balancer = self.balancers.get(key)
-        if spec is None or balancer is None:
-            return False
-        if spec.enabled and any(m.usable for m in balancer.members):
-            return True
-        return spec.backup is not None and self._usable((key[0], spec.backup), seen)
-
-    async def _load_balance(self, flow: Flow, name: str) -> web.StreamResponse:
-        chain: list[str] = []
-        key: VsKey = (flow.partition, name)
-        while True:
-            spec: LbSpec | None = self.tables.lb.get(key)
-            balancer = self.balancers.get(key)
-            chain.append(key[1])
-            if spec is None or balancer is None:
-                break
-            flow.touched.append(("lbvserver", key[1]))
-            if spec.enabled:
-                usable = any(m.usable for m in balancer.members)
-                # Surge protection: when every UP member is at maxclient, wait for a slot.
-                surge = not usable and any(m.up and m.spec.surge for m in balancer.members)
-                if usable or surge:
-                    flow.record.target = ">".join(chain)
-                    if spec.extras is not None:
-                        early = await spec.extras.on_request(flow)
-                        if early is not None:
-                            return early
-                    pending = None
-                    if spec.cache is not None or flow.cache_bank is not None:
-                        # Integrated caching: after every request policy, before a member.
-                        banks = tuple(b for b in (flow.cache_bank, spec.cache) if b is not None)
-                        pending = self.cache.begin(flow, banks)
-                        if isinstance(pending, web.StreamResponse):
-                            return pending  # a hit
-                    # Picked and counted active with no await in between: maxclient holds.
-                    member = balancer.pick((), flow.client_ip, flow.request.raw_path)
-                    if member is None and surge:
-                        member = await self._wait_for_slot(balancer, flow)
-                    if member is not None:
-                        response = await self._forward(flow, balancer, member)
-                        if pending is not None:
-                            self.cache.finish(pending, flow, response)
-                        return response
-            if spec.backup is None or len(chain) > MAX_HOPS:
-                break
-            key = (key[0], spec.backup)
-        flow.record.target = ">".join(chain)
-        return flow.error(503, "no UP member")
-
-    async def _wait_for_slot(self, balancer: Balancer, flow: Flow) -> Member | None:
-        """Surge protection: queue until a member has room (or give up after SURGE_WAIT)."""
-        deadline = time.monotonic() + SURGE_WAIT
-        while (left := deadline - time.monotonic()) > 0:
-            event = self._slot_freed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), left)
-            member = balancer.pick((), flow.client_ip, flow.request.raw_path)
-            if member is not None:
-                return member
-        return None
-
-    def _free_slot(self) -> None:
-        event, self._slot_freed = self._slot_freed, asyncio.Event()
-        event.set()
-
-    async def _forward(self, flow: Flow, balancer: Balancer, member: Member):
-        request = flow.request
-        tried: list[Member] = []
-        while True:
-            spec = member.spec
-            flow.record.member = member.address
-            member.active += 1
-            member.requests += 1
-            try:
-                headers = flow.backend_headers(spec.cipheader)
-                try:
-                    upstream = await self.forwarder.send(
-                        request, spec.ip, spec.port, flow.path or request.raw_path, headers,
-                        flow.body, tls=spec.tls, timeout=spec.svrtimeout)
-                except BackendError as exc:
-                    member.failures += 1
-                    tried.append(member)
-                    retry = not exc.sent or request.method in IDEMPOTENT
-                    nxt = balancer.pick(tried, flow.client_ip, request.raw_path) if (
-                        retry and len(tried) < 2) else None
-                    if nxt is None:
-                        return flow.error(502 if exc.sent else 503, f"member failed: {exc.reason}")
-                    member = nxt
-                    continue
-                return await relay(request, upstream)
-            finally:
-                member.active -= 1
-                if spec.maxclient:
-                    self._free_slot()
-
-
 async def _read_body(request: web.BaseRequest) -> bytes | None:
     """The whole request body, or None when it is larger than MAX_BODY."""
     chunks, size = [], 0
@@ -474,14 +357,6 @@ async def _read_body(request: web.BaseRequest) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _evaluate(rule, ctx) -> bool:
-    try:
-        return bool(evaluate(rule, ctx))
-    except Exception:  # evaluation is documented not to raise; a lab bug must not be a 500
-        log.exception("data plane: rule evaluation failed")
-        return False
 
 
 __all__ = ["DataPlane"]

@@ -59,6 +59,21 @@ class Flow:
         self.lab_answered = True
         return answer(status)
 
+    def drop(self, note: str) -> web.Response:
+        """Close the client's connection unanswered (an appliance's RESET/DROP); the response
+        returned is never sent."""
+        self.record.note = note
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+        return web.Response(status=204)
+
+    def redirect(self, location: str, note: str) -> web.Response:
+        """A 302 from the lab itself (a vserver's ``redirecturl``)."""
+        self.record.note = note
+        self.lab_answered = True
+        return web.Response(status=302, headers={"Location": location})
+
     def context(self) -> RequestContext:
         """The RequestContext policies are evaluated against (built once, on first need)."""
         if self._ctx is None:

@@ -12,8 +12,10 @@ appliance's ``lbmonitor`` attributes:
 Types: HTTP (``httprequest``, default ``HEAD /``, expecting a ``respcode`` list such as
 ``["200", "300-399"]``), HTTP-ECV (``send``, expecting ``recv`` in the response), TCP (connect),
 TCP-ECV (``send``/``recv`` over TCP), PING (a TCP connect to the member's port: the lab sends no
-ICMP). Other types are probed as TCP. ``secure YES`` probes over TLS without verifying the
-certificate, as an appliance's monitor does. A member starts DOWN and is probed at once.
+ICMP). Other types are probed as TCP. ``secure YES`` probes over TLS as the member's SSL
+service group says (``member_tls``: its SNI, and with ``serverauth`` its CA and common name, so
+a member whose certificate fails verification is DOWN); members of other groups without
+verifying the certificate. A member starts DOWN and is probed at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from adcml.lab.emulators.adc.dataplane.member_tls import MemberTls
 from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy, AddressRefused
 
 log = logging.getLogger("adcml.lab.dataplane")
@@ -32,6 +35,7 @@ UNITS = {"SEC": 1.0, "MSEC": 0.001, "MIN": 60.0}
 BUILTIN_REQUEST = "HEAD /"
 READ_LIMIT = 65536
 HTTP_TYPES = {"HTTP", "HTTP-ECV", "HTTP-INLINE", "HTTP2"}
+UNVERIFIED = MemberTls()  # secure probes to members of groups that are not SSL
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,14 @@ class Probe:
     response: str
 
 
-async def probe(spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy) -> Probe:
-    """Send one probe of ``spec`` to ip:port (destport overrides the port)."""
+async def probe(spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy,
+                tls: MemberTls | None = None) -> Probe:
+    """Send one probe of ``spec`` to ip:port (destport overrides the port); ``tls``: the
+    member's group's TLS settings, used when the monitor is secure."""
     port = spec.destport or port
     try:
         async with asyncio.timeout(spec.resptimeout):
-            return await _probe(spec, ip, port, policy)
+            return await _probe(spec, ip, port, policy, tls or UNVERIFIED)
     except AddressRefused:
         return Probe(False, "Failure - address unreachable by policy; probe not sent.")
     except TimeoutError:
@@ -108,9 +114,10 @@ async def probe(spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy) ->
         return Probe(False, f"Failure - {type(exc).__name__}: {exc}")
 
 
-async def _probe(spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy) -> Probe:
-    tls = _insecure_context() if spec.secure else None
-    reader, writer = await policy.open_connection(ip, port, tls=tls)
+async def _probe(spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy,
+                 tls: MemberTls) -> Probe:
+    context = tls.context() if spec.secure else None
+    reader, writer = await policy.open_connection(ip, port, tls=context, server_hostname=tls.sni)
     try:
         kind = spec.type
         if kind in HTTP_TYPES and kind != "HTTP-ECV":
@@ -170,19 +177,6 @@ def _status(line: bytes) -> int | None:
         return None
 
 
-_INSECURE: ssl.SSLContext | None = None
-
-
-def _insecure_context() -> ssl.SSLContext:
-    global _INSECURE
-    if _INSECURE is None:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        _INSECURE = ctx
-    return _INSECURE
-
-
 @dataclass
 class MonitorState:
     """What one monitor concluded about one member."""
@@ -221,8 +215,10 @@ class MonitorState:
 class Prober:
     """Probes one member with one monitor until stopped; ``on_change`` hears transitions."""
 
-    def __init__(self, spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy, on_change):
+    def __init__(self, spec: MonitorSpec, ip: str, port: int, policy: AddressPolicy, on_change,
+                 tls: MemberTls | None = None):
         self.spec = spec
+        self.tls = tls
         self.ip, self.port = ip, port
         self.policy = policy
         self.state = MonitorState()
@@ -236,10 +232,11 @@ class Prober:
         if self.task is not None:
             self.task.cancel()
 
-    def update(self, spec: MonitorSpec) -> None:
-        """A monitor changed in place: probe with the new settings now (state is kept)."""
-        if spec != self.spec:
-            self.spec = spec
+    def update(self, spec: MonitorSpec, tls: MemberTls | None = None) -> None:
+        """A monitor (or its group's TLS) changed in place: probe with the new settings now
+        (state is kept)."""
+        if spec != self.spec or tls != self.tls:
+            self.spec, self.tls = spec, tls
             self.stop()
             self.start()
 
@@ -249,7 +246,7 @@ class Prober:
     async def _run(self) -> None:
         while True:
             spec = self.spec  # a monitor updated in place applies from the next probe
-            result = await probe(spec, self.ip, self.port, self.policy)
+            result = await probe(spec, self.ip, self.port, self.policy, self.tls)
             before = self.state.lastresponse
             if self.state.record(spec, result.ok, result.response):
                 log.info("monitor %s: member %s:%s is now %s (%s)", spec.name, self.ip, self.port,

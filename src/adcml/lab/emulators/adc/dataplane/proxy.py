@@ -1,8 +1,10 @@
 """Forwarding one request to one member and the response back.
 
-One aiohttp ``ClientSession`` keeps a pool of keep-alive connections per member (host, port);
-its connector creates sockets only for addresses the ``AddressPolicy`` allows. No cookie jar,
-no automatic headers, no decompression, no redirects: the lab forwards what it receives.
+One aiohttp ``ClientSession`` keeps a pool of keep-alive connections per member (host, port,
+and for SSL groups the TLS settings and server name); its connector creates sockets only for
+addresses the ``AddressPolicy`` allows. TLS to members follows their group's ``MemberTls``
+(SNI, verification). No cookie jar, no automatic headers, no decompression, no redirects: the
+lab forwards what it receives.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from adcml.lab.emulators.adc.dataplane.member_tls import MemberTls
 from adcml.lab.emulators.adc.dataplane.reach import AddressPolicy
 
 HOP_BY_HOP = frozenset({
@@ -63,9 +66,6 @@ class Forwarder:
     def __init__(self, policy: AddressPolicy):
         self.policy = policy
         self.session: aiohttp.ClientSession | None = None
-        self._insecure = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self._insecure.check_hostname = False
-        self._insecure.verify_mode = ssl.CERT_NONE
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -83,7 +83,7 @@ class Forwarder:
             self.session = None
 
     async def send(self, request: web.BaseRequest, ip: str, port: int, path: str,
-                   headers: CIMultiDict, body: bytes, *, tls: bool,
+                   headers: CIMultiDict, body: bytes, *, tls: MemberTls | None,
                    timeout: float) -> aiohttp.ClientResponse:
         """Open the member's response (headers read); raises BackendError."""
         self.policy.check(ip)
@@ -91,9 +91,13 @@ class Forwarder:
         url = URL(f"{'https' if tls else 'http'}://{host}:{port}{path}", encoded=True)
         assert self.session is not None, "Forwarder.start() first"
         try:
+            context = tls.context() if tls is not None else False
+        except ssl.SSLError as exc:
+            raise BackendError(f"TLS to the member cannot be set up: {exc}", sent=False) from None
+        try:
             return await self.session.request(
                 request.method, url, headers=headers, data=body or None, allow_redirects=False,
-                ssl=self._insecure if tls else False, compress=None,
+                ssl=context, server_hostname=tls.sni if tls is not None else None, compress=None,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=timeout),
             )
         except aiohttp.ClientConnectorError as exc:

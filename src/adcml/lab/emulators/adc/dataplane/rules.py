@@ -14,8 +14,13 @@ Responder actions: ``respondwith`` (the target string builder renders a raw HTTP
 unanswered). Rewrite actions, all chosen from the request as received and then applied in
 order: ``insert_http_header`` (target: header name, value: the string builder),
 ``delete_http_header``, ``replace`` (targets ``HTTP.REQ.URL``, ``HTTP.REQ.URL.PATH``,
-``HTTP.REQ.HEADER("name")``), ``noop`` and ``NOREWRITE``; ``RESET``/``DROP`` close the
-connection. A policy's ``logaction`` writes its audit message action's text to the access log.
+``HTTP.REQ.HEADER("name")``, ``HTTP.REQ.HOSTNAME``), ``noop`` and ``NOREWRITE``;
+``RESET``/``DROP`` close the connection. As on an appliance, actions act on the request as
+received: ``delete_http_header`` removes the client's copies of a header, never one that an
+``insert_http_header`` of the same evaluation adds (whatever their priorities), so "delete the
+client's, insert ours" holds in either order. ``HTTP.REQ.HOSTNAME`` is the Host header's host
+without its port; replacing it keeps a ``:port`` the client sent. A policy's ``logaction``
+writes its audit message action's text to the access log.
 
 Features: authentication needs AAA, responder RESPONDER and rewrite REWRITE enabled (as on an
 appliance, a disabled feature's policies are not applied).
@@ -164,23 +169,20 @@ def _raw_response(raw: str) -> web.Response:
 
 
 def _drop(flow: Flow) -> web.Response:
-    flow.record.note = "connection reset by policy"
-    transport = flow.request.transport
-    if transport is not None:
-        transport.abort()
-    return web.Response(status=204)
+    return flow.drop("connection reset by policy")
 
 
 def _rewrite(flow: Flow, actions: list[Action]) -> web.StreamResponse | None:
     ctx = flow.context()  # values come from the request as received
     headers = CIMultiDict(flow.headers if flow.headers is not None else flow.request.headers)
+    inserted = CIMultiDict()  # apart, so that no delete of this evaluation removes them
     path = flow.path
     for action in actions:
         kind = action.kind
         if kind in ("RESET", "DROP"):
             return _drop(flow)
         if kind == "insert_http_header":
-            headers.add(action.target, render_string(action.value, ctx))
+            inserted.add(action.target, render_string(action.value, ctx))
         elif kind == "delete_http_header":
             headers.popall(action.target, None)
         elif kind == "replace":
@@ -191,12 +193,25 @@ def _rewrite(flow: Flow, actions: list[Action]) -> web.StreamResponse | None:
             elif target == "PATH":
                 query = (path or flow.request.raw_path).partition("?")[2]
                 path = value + (f"?{query}" if query else "")
+            elif target == "HOSTNAME":
+                if "Host" in headers:  # no Host, no HTTP.REQ.HOSTNAME: nothing to replace
+                    headers["Host"] = value + _port_suffix(headers["Host"])
             else:
                 headers.popall(target, None)
                 headers[target] = value
+    headers.extend(inserted)
     flow.headers, flow.path = headers, path
     flow.invalidate()
     return None
+
+
+def _port_suffix(host: str) -> str:
+    """The ``:port`` of a Host header value, or ""."""
+    if host.startswith("["):
+        rest = host.partition("]")[2]
+        return rest if rest.startswith(":") else ""
+    name, colon, port = host.rpartition(":")
+    return f":{port}" if colon and name and ":" not in name else ""
 
 
 class RequestPolicies:
@@ -316,6 +331,8 @@ def _rewrite_action(part, action_res: str, name: str) -> Action | None:
             return Action(kind, "URL", value)
         if target.upper() == "HTTP.REQ.URL.PATH":
             return Action(kind, "PATH", value)
+        if target.upper() == "HTTP.REQ.HOSTNAME":
+            return Action(kind, "HOSTNAME", value)
         raise ValueError(f"replace target {target} is not carried by the lab")
     if kind == "noop":
         return None

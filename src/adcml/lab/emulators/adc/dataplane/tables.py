@@ -3,8 +3,10 @@ request.
 
 ``build_tables`` is a pure function of the store (and a rule compiler): what listens where,
 which CS policies route where (in priority order, rules parsed), which members each LB vserver
-balances over, which monitors probe them, which cache policies each vserver has and the content
-groups' settings, and why a vserver is not served. Nothing here opens a socket.
+balances over (domain-based servers resolved through ``names``, TLS to SSL groups' members per
+``member_tls``), which monitors probe them, when each spills over to its backup
+(``spillover``), which cache policies each vserver has and the content groups' settings, and
+why a vserver is not served. Nothing here opens a socket.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import Any
 
 from adcml.lab.emulators.adc.dataplane.cache import compile_bank, compile_groups
 from adcml.lab.emulators.adc.dataplane.health import MonitorSpec
+from adcml.lab.emulators.adc.dataplane.member_tls import MemberTls, member_tls
+from adcml.lab.emulators.adc.dataplane.names import AddressRecords
 from adcml.lab.emulators.adc.dataplane.reach import UNREACHABLE, AddressPolicy
+from adcml.lab.emulators.adc.dataplane.spillover import SpilloverSpec
 from adcml.lab.emulators.adc.dataplane.tls import TlsSpec, tls_spec
 from adcml.lab.emulators.adc.models.partition import value
 from adcml.lab.emulators.adc.models.store import ConfigStore
@@ -32,7 +37,7 @@ class MemberSpec:
     """A service group member as the balancer and the monitors see it."""
 
     key: MemberKey
-    ip: str | None
+    ip: str | None  # the server's address, or its domain's (dnsaddrec)
     port: int
     weight: int
     out_of_service: bool  # member, server or service group disabled
@@ -42,7 +47,7 @@ class MemberSpec:
     surge: bool
     cipheader: str | None
     svrtimeout: float
-    tls: bool = False  # an SSL service group: TLS to the member, unverified (serverauth off)
+    tls: MemberTls | None = None  # an SSL service group: TLS to the member, as the group says
 
     @property
     def group(self) -> str:
@@ -67,6 +72,9 @@ class LbSpec:
     members: tuple[MemberKey, ...]
     extras: Any = None  # phase-2 request policies (authentication, rewrite, responder)
     cache: Any = None  # the cache policies bound at REQUEST (a cache.CacheBank)
+    spillover: SpilloverSpec | None = None
+    hold_down: bool = False  # disableprimaryondown ENABLED
+    redirect_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ def build_tables(store: ConfigStore, policy: AddressPolicy, compile_rule: RuleCo
     tables = Tables()
     features = store.features
     for part in store.partitions.values():
-        _members(tables, part, policy)
+        _members(tables, store, part, policy)
         if "LB" in features:
             _lbvservers(tables, part, extras, store, compile_rule)
         if "CS" in features:
@@ -136,8 +144,10 @@ def _rows(part, resource: str) -> list[dict]:
     return list(part.table(resource).values())
 
 
-def _members(tables: Tables, part, policy: AddressPolicy) -> None:
+def _members(tables: Tables, store: ConfigStore, part, policy: AddressPolicy) -> None:
     servers = part.table("server")
+    records = AddressRecords(part)
+    group_tls: dict[str, MemberTls] = {}
     monitors = part.table("lbmonitor")
     groups = {r["servicegroupname"]: r for r in _rows(part, "servicegroup")}
     bound: dict[str, list[MonitorSpec]] = {}
@@ -152,15 +162,19 @@ def _members(tables: Tables, part, policy: AddressPolicy) -> None:
         gname = m["servicegroupname"]
         group = groups.get(gname, {})
         server = servers.get((m["servername"],), {})
-        ip = server.get("ipaddress")
-        unreachable = None
+        ip, unreachable = server.get("ipaddress"), None
+        if ip is None and server.get("domain"):
+            ip, unreachable = records.resolve(server["domain"])
         if ip is None:
-            unreachable = "domain-based server: the lab resolves no names"
+            unreachable = unreachable or "server has neither an address nor a domain"
         elif not policy.allows(ip):
             unreachable = UNREACHABLE
         servicetype = value("servicegroup", group, "servicetype")
         if servicetype not in ("HTTP", "SSL"):
             unreachable = unreachable or "service type not carried by the lab data plane"
+        if servicetype == "SSL" and gname not in group_tls:
+            group_tls[gname], problems = member_tls(store, part, gname)
+            tables.problems.extend(problems)
         out_of_service = not (
             value("servicegroup_servicegroupmember_binding", m, "state") == "ENABLED"
             and value("server", server, "state") == "ENABLED"
@@ -178,7 +192,7 @@ def _members(tables: Tables, part, policy: AddressPolicy) -> None:
             surge=value("servicegroup", group, "sp") == "ON",
             cipheader=(group.get("cipheader") or "client-ip") if cip else None,
             svrtimeout=float(value("servicegroup", group, "svrtimeout") or 0) or 3600.0,
-            tls=servicetype == "SSL",
+            tls=group_tls.get(gname) if servicetype == "SSL" else None,
         )
 
 
@@ -199,6 +213,9 @@ def _lbvservers(tables: Tables, part, extras, store, compile_rule) -> None:
             members=tuple(by_vserver.get(name, ())),
             extras=extras(store, part, "lbvserver", row, compile_rule) if extras else None,
             cache=_cache(tables, store, part, "lbvserver", name, compile_rule),
+            spillover=SpilloverSpec.from_row(row, tables.problems),
+            hold_down=value("lbvserver", row, "disableprimaryondown") == "ENABLED",
+            redirect_url=row.get("redirecturl"),
         )
 
 

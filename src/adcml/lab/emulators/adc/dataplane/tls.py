@@ -130,7 +130,7 @@ def _material(store: ConfigStore, part, certkey: str) -> tuple[CertMaterial | No
         data = store.files.read(ssl_path(current["cert"]))
         if data is None:
             return None, f"cert-key {current['certkey']}: certificate file {current['cert']} is gone"
-        chain.append(_pem_cert(data, current.get("inform", "PEM")))
+        chain.append(pem_certificate(data, current.get("inform", "PEM")))
         link = current.get("linkcertkeyname")
         current = part.table("sslcertkey").get((link,)) if link else None
     key = store.files.read(ssl_path(row["key"]))
@@ -144,7 +144,8 @@ def _material(store: ConfigStore, part, certkey: str) -> tuple[CertMaterial | No
     return CertMaterial(certkey, b"".join(chain), key, passphrase, names), None
 
 
-def _pem_cert(data: bytes, inform: str) -> bytes:
+def pem_certificate(data: bytes, inform: str) -> bytes:
+    """A certificate file's content as PEM (DER converted)."""
     if inform == "DER":
         return x509.load_der_x509_certificate(data).public_bytes(serialization.Encoding.PEM)
     return data if data.endswith(b"\n") else data + b"\n"
@@ -178,6 +179,25 @@ def set_session_timeout(ctx: ssl.SSLContext, seconds: int) -> bool:
         return False
     _LIBSSL.SSL_CTX_set_timeout(pointer, int(seconds))
     return True
+
+
+def set_verify_host(ctx: ssl.SSLContext, name: str) -> bool:
+    """Make OpenSSL check every peer certificate of ``ctx`` for ``name`` during the handshake
+    (``X509_VERIFY_PARAM_set1_host``), whatever server name is sent: Python's own check is tied
+    to the SNI it sends. False when the library calls are unavailable."""
+    pointer = _ctx_pointer(ctx)
+    if _LIBSSL is None or not pointer:
+        return False
+    try:
+        get_param, set_host = _LIBSSL.SSL_CTX_get0_param, _LIBSSL.X509_VERIFY_PARAM_set1_host
+    except AttributeError:
+        return False
+    get_param.argtypes, get_param.restype = [ctypes.c_void_p], ctypes.c_void_p
+    set_host.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    set_host.restype = ctypes.c_int
+    param = get_param(pointer)
+    data = name.encode("ascii", "replace")
+    return bool(param) and set_host(param, data, len(data)) == 1
 
 
 def configure_versions(ctx: ssl.SSLContext, versions: tuple[str, ...]) -> None:

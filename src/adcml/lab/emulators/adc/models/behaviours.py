@@ -142,7 +142,8 @@ class Owner(Behaviour):
 
 class Vserver(Owner):
     """An LB or CS vserver: UP when it has an enabled member (a CS vserver always), or as its
-    monitors say while traffic is carried (an LB vserver, with its ``health``)."""
+    monitors say while traffic is carried (an LB vserver, with its ``health``). An LB vserver
+    held down by ``disableprimaryondown`` reads disabled until it is enabled again."""
 
     def computed(self, store, part, res, row):
         disabled = row.get("state", "ENABLED") == "DISABLED"
@@ -150,8 +151,11 @@ class Vserver(Owner):
         if monitored is not None:
             state, up, total = monitored
             state = "OUT OF SERVICE" if disabled else state
-            return {"curstate": state, "effectivestate": state, "status": 1 if state == "UP" else 0,
-                    "health": str(up * 100 // total if total else 0)}
+            out = {"curstate": state, "effectivestate": state, "status": 1 if state == "UP" else 0,
+                   "health": str(up * 100 // total if total else 0)}
+            if store.observed.held_down(part.name, row["name"]):
+                out["state"] = "DISABLED"
+            return out
         if disabled:
             state = "OUT OF SERVICE"
         elif res.name == "csvserver" or self._has_members(part, row[res.key]):

@@ -17,7 +17,7 @@ from adcml.lab.emulators.adc.models.caching import LAB_MEMORY
 from adcml.lab.emulators.adc.models.members import GROUP, MEMBER, member_value
 from adcml.lab.emulators.adc.models.partition import Partition, value
 from adcml.lab.emulators.adc.models.store import ConfigStore
-from adcml.lab.emulators.adc.models.traffic import CacheCounts, GroupCounts, Traffic
+from adcml.lab.emulators.adc.models.traffic import CacheCounts, GroupCounts, Traffic, VsCounts
 from adcml.resources import SCHEMA, ErrorCode
 
 E = ErrorCode
@@ -55,7 +55,15 @@ def stat(store: ConfigStore, part: Partition, resource: str, name: str | None,
 def _configured_vserver(row: dict) -> dict:
     up = row.get("curstate") == "UP"
     return {"name": row["name"], "state": row["curstate"], "type": row["servicetype"],
-            "vslbhealth": "100" if up else "0", "totalrequests": "0", "actsvcs": "1" if up else "0"}
+            "vslbhealth": "100" if up else "0", "totalrequests": "0", "actsvcs": "1" if up else "0",
+            **_spillover_fields(row, VsCounts())}
+
+
+def _spillover_fields(row: dict, counts: VsCounts) -> dict:
+    """An LB vserver's spillover counters, as ``stat lbvserver`` names them."""
+    return {"sothreshold": str(row.get("sothreshold", 0)),
+            "curclntconnections": str(counts.active), "totspillovers": str(counts.spillovers),
+            "totvserverdownbackuphits": str(counts.down_backup_hits)}
 
 
 def _vserver_rows(store: ConfigStore, live: Traffic, part: Partition, resource: str,
@@ -72,7 +80,7 @@ def _vserver_rows(store: ConfigStore, live: Traffic, part: Partition, resource: 
             if row.get("curstate") == "OUT OF SERVICE":
                 state = "OUT OF SERVICE"
             entry.update(state=state, vslbhealth=str(up * 100 // total if total else 0),
-                         actsvcs=str(up), inactsvcs=str(total - up))
+                         actsvcs=str(up), inactsvcs=str(total - up), **_spillover_fields(row, counts))
         else:
             entry["hits"] = {k: str(v) for k, v in sorted(counts.hits.items())}
         out.append(entry)
@@ -126,6 +134,7 @@ def member_rows(store: ConfigStore, part: Partition, name: str | None,
         seen = live.member(part.name, group, row["servername"], row["port"])
         if seen is not None:
             state, active, requests = seen.state, seen.active, seen.requests
+            ip = ip or seen.ip  # a domain-based server's resolved address
         else:  # no traffic: the configured state
             enabled = row.get("state", "ENABLED") == "ENABLED"
             state, active, requests = ("UP" if enabled else "OUT OF SERVICE"), 0, 0

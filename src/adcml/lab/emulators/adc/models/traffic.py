@@ -40,12 +40,17 @@ MemberKey = tuple[str, str, str, int]  # partition, service group, server name, 
 
 @dataclass
 class VsCounts:
-    """Requests through one vserver; ``hits`` per CS policy taken (or ``default``)."""
+    """Requests through one vserver; ``hits`` per CS policy taken (or ``default``); for an LB
+    vserver the requests in flight there (``active``), and those handed to its backup chain
+    because it spilled over or was DOWN."""
 
     requests: int = 0
     responses: int = 0
     errors: int = 0  # answered by the lab itself (no member, member failed)
     hits: Counter = field(default_factory=Counter)
+    active: int = 0
+    spillovers: int = 0
+    down_backup_hits: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,14 @@ class Traffic(Protocol):
     def vstats(self, kind: str, partition: str, name: str) -> VsCounts:
         ...
 
+    def held_down(self, partition: str, name: str) -> bool:
+        """Whether an LB vserver is held down by ``disableprimaryondown``."""
+        ...
+
+    def vserver_enabled(self, partition: str, name: str) -> None:
+        """``lbvserver?action=enable``: a vserver held down takes requests again."""
+        ...
+
     def cache_group(self, partition: str, group: str) -> GroupCounts:
         ...
 
@@ -119,6 +132,12 @@ class NoTraffic:
 
     def vstats(self, kind: str, partition: str, name: str) -> VsCounts:
         return VsCounts()
+
+    def held_down(self, partition: str, name: str) -> bool:
+        return False
+
+    def vserver_enabled(self, partition: str, name: str) -> None:
+        """Nothing is held down."""
 
     def cache_group(self, partition: str, group: str) -> GroupCounts:
         return GroupCounts()

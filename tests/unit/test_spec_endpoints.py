@@ -176,3 +176,23 @@ def test_a_lookup_that_fails_is_reported_at_the_endpoints_name():
     with pytest.raises(SpecError) as err:
         resolve_endpoints(data, url_of)
     assert err.value.problems == [("pools[1].endpoint.name", "there is no Inference Endpoint lab/embedder")]
+
+
+def test_a_spillover_target_is_written_before_the_pool_that_names_it_and_removed_after_it():
+    """One bulk request per resource type would add the primary lbvserver together with its
+    backup, and an appliance refuses a backupvserver that does not exist yet (258)."""
+    from adcml.engine import State, make_plan
+    from adcml.engine.plan import Phase
+    from adcml.gateway.compile import gateway_owner
+
+    spec = load_spec(hybrid())
+    objects = compile_gateway(spec)
+    steps = [(phase, c.name) for phase, c in make_plan(objects, {}, State.MERGED, gateway_owner(spec)).steps()
+             if c.resource == "lbvserver"]
+    assert steps == [(Phase.BUILD, "gw.embed-hf"), (Phase.BUILD, "gw.embed")]
+    live = {"lbvserver": {("gw.embed",): {"name": "gw.embed", "backupvserver": "gw.embed-hf",
+                                          "comment": "adcml:gw"},
+                          ("gw.embed-hf",): {"name": "gw.embed-hf", "comment": "adcml:gw"}}}
+    plan = make_plan([], live, State.OVERRIDDEN, gateway_owner(spec))
+    steps = [(phase, c.name) for phase, c in plan.steps()]
+    assert steps == [(Phase.PRUNE, "gw.embed"), (Phase.PRUNE, "gw.embed-hf")]

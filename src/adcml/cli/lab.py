@@ -140,7 +140,7 @@ def lab_hf(listen: str, state_dir: Path | None, tokens_file: Path | None, model:
 @click.group()
 def lab() -> None:
     """The local lab in the background: lab ADC (data plane on), lab IdP, model-server hosts,
-    demo chat backends, PKI.
+    demo chat backends, the Hugging Face Inference Endpoints stand-in, PKI.
 
     Addresses come from the options, else ADCML_LAB_* variables, else the layout the lab in
     --dir was last started with, else the defaults (docs/lab.md).
@@ -164,6 +164,9 @@ def _lab(lab_dir: Path, **overrides):
 @click.option("--nitro-tls", envvar="ADCML_LAB_NITRO_TLS",
               help="NITRO over HTTPS  [default: 127.0.0.1:9443]")
 @click.option("--idp", envvar="ADCML_LAB_IDP", help="the lab IdP  [default: 127.0.0.1:5556]")
+@click.option("--hf", envvar="ADCML_LAB_HF",
+              help="the Hugging Face Inference Endpoints stand-in (adcml lab-hf); its endpoints listen "
+                   "on the same host  [default: 127.0.0.1:9190]")
 @click.option("--backend", "backends", multiple=True, envvar="ADCML_LAB_BACKENDS",
               help="a demo backend (repeat; the variable takes a space-separated list)  "
                    "[default: 127.0.0.21:8001 127.0.0.22:8001]")
@@ -176,13 +179,13 @@ def _lab(lab_dir: Path, **overrides):
               help="Without the model-server hosts (they need root); playbooks/adc.yml still runs.")
 @click.option("--timeout", type=float, default=30, show_default=True,
               help="Seconds to wait for each piece's health check.")
-def lab_up(lab_dir: Path, nitro, nitro_tls, idp, backends, gateway, gateway_name, no_model_hosts,
+def lab_up(lab_dir: Path, nitro, nitro_tls, idp, hf, backends, gateway, gateway_name, no_model_hosts,
            timeout) -> None:
     """Start the lab in the background (what already runs is left as it is), and, as root, the
     model-server hosts that playbooks/site.yml provisions."""
     from adcml.lab.orchestrator.lifecycle import up
 
-    the_lab = _lab(lab_dir, nitro=nitro, nitro_tls=nitro_tls, idp=idp, backends=backends,
+    the_lab = _lab(lab_dir, nitro=nitro, nitro_tls=nitro_tls, idp=idp, hf=hf, backends=backends,
                    gateway=gateway, gateway_name=gateway_name,
                    model_hosts=() if no_model_hosts else None)
     up(the_lab, echo=click.echo, timeout=timeout)

@@ -4,6 +4,9 @@ its files (``Lab``), and the processes that make up a lab (``Lab.services``).
 - ``idp``: the lab IdP (``python -m adcml.lab.services.idp``), 127.0.0.1:5556;
 - ``backend-1``, ``backend-2``: demo backends (``python -m adcml.lab.services.demo_backend``),
   the stand-in for a chat model (none ships offline), 127.0.0.21:8001 and 127.0.0.22:8001;
+- ``hf``: the lab's Hugging Face Inference Endpoints (``adcml lab-hf``), its API on
+  127.0.0.1:9190 (``/v2``), state (endpoints, their CA ``ca.pem``, replica logs) in ``<dir>/hf``;
+  each endpoint's replica (an ``adcml serve``) is its child process;
 - ``adc``: the lab ADC with its data plane (``adcml lab-adc --data-plane --test-hosts``), NITRO
   on 127.0.0.1:9080 and :9443, state in ``<dir>/adc``;
 - the model-server hosts ``model-1`` and ``model-2`` (root only): test hosts in network
@@ -34,6 +37,11 @@ from adcml.lab.services.demo_backend import API_KEY_ENV
 # the demo backends require on chat requests (so a 200 proves the ADC injected it).
 LAB_BACKEND_TOKEN = "lab-only-chat-backend-key-not-a-secret"
 BACKEND_TOKEN_ENV = "ADCML_LAB_BACKEND_TOKEN"
+# Lab values, never real credentials: the namespace and token ``adcml lab-hf`` has without a
+# tokens file (adcml.lab.emulators.hf.models.accounts.BUILT_IN), which inventories/local gives
+# the hf_endpoint role, the adc_gateway module's lookup and the endpoint pool's backend_token.
+LAB_HF_NAMESPACE = "lab"
+LAB_HF_TOKEN = "hf_lab"
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Layout:
     nitro: str = "127.0.0.1:9080"
     nitro_tls: str = "127.0.0.1:9443"
     idp: str = "127.0.0.1:5556"
+    hf: str = "127.0.0.1:9190"  # the Inference Endpoints stand-in's API; endpoints listen on its host
     backends: tuple[str, ...] = ("127.0.0.21:8001", "127.0.0.22:8001")
     gateway: str = "127.0.0.10:8443"  # the gateway spec's frontend: the certificate's SAN, smoke URL
     gateway_name: str = "gateway.lab.test"
@@ -55,17 +64,23 @@ class Layout:
 
     def __post_init__(self) -> None:
         for label, address in [("nitro", self.nitro), ("nitro_tls", self.nitro_tls), ("idp", self.idp),
-                               ("gateway", self.gateway), *(("backend", b) for b in self.backends)]:
+                               ("hf", self.hf), ("gateway", self.gateway),
+                               *(("backend", b) for b in self.backends)]:
             split_address(address, label)
         if not self.backends:
             raise LabError("backends: give at least one demo backend address")
-        addresses = [self.nitro, self.nitro_tls, self.idp, self.gateway, *self.backends]
+        addresses = [self.nitro, self.nitro_tls, self.idp, self.hf, self.gateway, *self.backends]
         if len(set(addresses)) != len(addresses):
             raise LabError(f"two of the lab's pieces share an address: {addresses}")
 
     @property
     def issuer(self) -> str:
         return f"http://{self.idp}"
+
+    @property
+    def hf_url(self) -> str:
+        """The stand-in's base (whoami, ``/lab``); its Inference Endpoints API is ``/v2`` below."""
+        return f"http://{self.hf}"
 
     @property
     def gateway_url(self) -> str:
@@ -136,6 +151,15 @@ class Lab:
         return self.pki_dir / "ca.pem"
 
     @property
+    def hf_dir(self) -> Path:
+        """The stand-in's state: endpoints.json, the endpoints' CA (ca.pem), replica logs."""
+        return self.dir / "hf"
+
+    @property
+    def hf_ca_file(self) -> Path:
+        return self.hf_dir / "ca.pem"
+
+    @property
     def hosts_dir(self) -> Path:
         return self.dir / "hosts"
 
@@ -157,7 +181,7 @@ class Lab:
 
     def services(self) -> list[Service]:
         """The lab's processes, in start order (the ADC last: it fetches keys from the IdP and
-        probes the backends)."""
+        probes the backends and the endpoints)."""
         py = sys.executable
         layout = self.layout
         # The demo backends' API key comes from the lab, never from this process's environment.
@@ -171,6 +195,12 @@ class Lab:
                                       "--name", name),
                                (address,), f"http://{address}/health", {API_KEY_ENV: token},
                                unset_env=clean))
+        # No tokens file: namespace ``lab``, token ``hf_lab`` (LAB_HF_NAMESPACE, LAB_HF_TOKEN).
+        # Each endpoint's replica is a child of it: ``down`` stops it, and it stops them.
+        out.append(Service("hf", (py, "-m", "adcml.cli", "lab-hf", "--listen", layout.hf,
+                                  "--state-dir", str(self.hf_dir)),
+                           (layout.hf,), f"{layout.hf_url}/lab/health", unset_env=clean,
+                           stop_timeout=30.0))  # its replicas drain, 10 s each at most
         reach = ("--test-hosts", str(self.hosts_dir)) if layout.model_hosts else ()
         out.append(Service("adc", (py, "-m", "adcml.cli", "lab-adc", "--listen", layout.nitro,
                                    "--tls-listen", layout.nitro_tls, "--state-dir", str(self.dir / "adc"),

@@ -2,9 +2,10 @@
 
 ``up`` makes the PKI once (``pki_files``), brings up the model-server hosts as root
 (``hosts``) with the wheelhouse they install from (``wheelhouse``), then starts what does not
-run yet (``layout.Lab.services``: IdP, demo backends, the lab ADC), each detached
-(``processes``), and waits until each answers its health check. ``down`` stops them (only the
-processes their pid files still describe) and takes the hosts down.
+run yet (``layout.Lab.services``: IdP, demo backends, the Hugging Face stand-in, the lab ADC),
+each detached (``processes``), and waits until each answers its health check. ``down`` stops
+them (only the processes their pid files still describe, and what those left in their
+sessions: the stand-in's replicas) and takes the hosts down.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def up(lab: Lab, echo: Echo = print, timeout: float = 30.0) -> bool:
         for service in services:
             if service.name in live:
                 continue
-            lab.pid_file(service.name).unlink(missing_ok=True)  # stale, if any
+            stop(lab.pid_file(service.name))  # a stale pid file, if any, and what it left running
             busy = [a for a in (*service.addresses, *service.binds)
                     if not address_free(*split_address(a))]
             if busy:
@@ -148,11 +149,12 @@ def _wait_healthy(lab: Lab, services: Sequence[Service],
 def down(lab: Lab, echo: Echo = print) -> None:
     """Stop the processes the lab started (by pid file, checked); idempotent."""
     require_proc()
-    names = [s.name for s in reversed(lab.services())]
+    timeouts = {s.name: s.stop_timeout for s in reversed(lab.services())}
+    names = list(timeouts)
     if lab.run_dir.is_dir():  # pid files of pieces a previous layout had (more backends)
         names += sorted(p.stem for p in lab.run_dir.glob("*.pid") if p.stem not in names)
     for name in names:
-        echo(f"{name:<10} {stop(lab.pid_file(name))}")
+        echo(f"{name:<10} {stop(lab.pid_file(name), timeout=timeouts.get(name, 10.0))}")
     if (lab.hosts_dir / "hosts.json").is_file():
         lab.test_hosts().down(echo=echo)
 

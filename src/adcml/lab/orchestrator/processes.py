@@ -2,7 +2,9 @@
 
 A pid file records the pid, the process start time and its command line; a process counts as
 the lab's only while all three still match (``/proc``), so ``stop`` never signals a process
-that merely inherited a recycled pid.
+that merely inherited a recycled pid. Each process leads a session of its own; what it started
+and left behind (the Hugging Face stand-in's replicas, should it be killed) is found in that
+session and stopped with it.
 """
 
 from __future__ import annotations
@@ -37,16 +39,39 @@ class Service:
     env: Mapping[str, str] = field(default_factory=dict)
     binds: tuple[str, ...] = ()  # addresses it will listen on later (the ADC's gateway VIP)
     unset_env: tuple[str, ...] = ()  # taken out of this process's environment before it starts
+    stop_timeout: float = 10.0  # seconds from SIGTERM to SIGKILL (it may have children to drain)
 
 
 def proc_stat(pid: int) -> tuple[str, str] | None:
     """(state, start time in clock ticks) of a process, or None when there is none."""
+    fields = _stat_fields(pid)
+    return None if fields is None else (fields[0], fields[19])  # fields 3 (state) and 22 (starttime)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from its third field on (state, ppid, pgrp, session, ...)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    rest = raw[raw.rindex(")") + 2:].split()
-    return rest[0], rest[19]  # fields 3 (state) and 22 (starttime)
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def session_members(leader: Record) -> list[int]:
+    """Live processes of the session ``leader`` started (``spawn`` makes each process a session
+    leader), started no earlier than it: what it left behind once it is gone. The leader
+    itself is not among them."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == leader.pid:
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is None or fields[0] in ("Z", "X") or fields[3] != str(leader.pid):
+            continue
+        with contextlib.suppress(ValueError):
+            if int(fields[19]) >= int(leader.start):
+                found.append(int(entry.name))
+    return found
 
 
 def cmdline(pid: int) -> list[str] | None:
@@ -149,14 +174,22 @@ def healthy(url: str, timeout: float = 2.0) -> tuple[bool, str]:
 
 def stop(path: Path, timeout: float = 10.0) -> str:
     """Stop the process recorded in pid file ``path`` if it still runs (SIGTERM, then SIGKILL
-    after ``timeout`` seconds); what happened, in words. The pid file goes either way."""
+    after ``timeout`` seconds), and what it left running in its session; what happened, in
+    words. The pid file goes either way."""
     record = read_record(path)
     if record is None:
         path.unlink(missing_ok=True)
         return "not running"
     if not record.ours():
         path.unlink(missing_ok=True)
-        return f"not running (stale pid file for pid {record.pid} removed; that pid was left alone)"
+        # Gone (killed, say): what it left in its session is still the lab's. Linux hands out
+        # no pid that is still some process's session id, so while the pid is free (or still
+        # this very process, dead and not yet reaped), processes of that session are those it left.
+        stat = proc_stat(record.pid)
+        gone = stat is None or (stat[0] in ("Z", "X") and stat[1] == record.start)
+        left = _stop_left_behind(record, timeout) if gone else ""
+        return (f"not running (stale pid file for pid {record.pid} removed; that pid was left alone)"
+                + (f"; {left}" if left else ""))
     with contextlib.suppress(ProcessLookupError):
         os.kill(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -170,4 +203,25 @@ def stop(path: Path, timeout: float = 10.0) -> str:
         while record.ours() and time.monotonic() < deadline + 5:
             time.sleep(0.05)
     path.unlink(missing_ok=True)
-    return f"{how} (pid {record.pid})"
+    left = _stop_left_behind(record, timeout)
+    return f"{how} (pid {record.pid})" + (f"; {left}" if left else "")
+
+
+def _stop_left_behind(leader: Record, timeout: float) -> str:
+    """Stop what a stopped session leader left running in its session (children it did not
+    stop, say because it was killed); what happened, in words ("" when nothing was left)."""
+    left = session_members(leader)
+    if not left:
+        return ""
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while set(left) & set(session_members(leader)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed = set(left) & set(session_members(leader))
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    how = f"; killed: {', '.join(map(str, sorted(killed)))}" if killed else ""
+    return f"{len(left)} process(es) it left in its session stopped (pids {', '.join(map(str, left))}{how})"

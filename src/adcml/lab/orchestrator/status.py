@@ -10,14 +10,15 @@ from typing import Any
 
 import httpx
 
-from adcml.lab.orchestrator.layout import Lab
+from adcml.lab.orchestrator.layout import LAB_HF_NAMESPACE, LAB_HF_TOKEN, Lab
 from adcml.lab.orchestrator.processes import healthy, require_proc, running
 
 Row = Sequence[str]
 
 
 def status(lab: Lab) -> dict[str, Any]:
-    """What runs, with pids, addresses and health; plus the ADC's data-plane listeners."""
+    """What runs, with pids, addresses and health; plus the ADC's data-plane listeners and the
+    Hugging Face stand-in's endpoints."""
     require_proc()
     rows = []
     for service in lab.services():
@@ -46,9 +47,29 @@ def status(lab: Lab) -> dict[str, Any]:
         with contextlib.suppress(httpx.HTTPError, ValueError):
             plane = httpx.get(f"http://{lab.layout.nitro}/lab/dataplane", timeout=2).json()
             listeners, members = plane.get("listeners", []), plane.get("members", [])
+    hf_running = any(r["running"] for r in rows if r["name"] == "hf")
     return {"dir": str(lab.dir), "layout": lab.layout.to_json(), "services": rows,
             "healthy": all(r["running"] and r["health"] == "ok" for r in rows),
-            "listeners": listeners, "members": members}
+            "listeners": listeners, "members": members,
+            "endpoints": _endpoints(lab) if hf_running else []}
+
+
+def _endpoints(lab: Lab) -> list[dict[str, Any]]:
+    """The stand-in's endpoints in the lab's namespace, as its API lists them (with the lab's
+    token); [] when it does not answer."""
+    try:
+        reply = httpx.get(f"{lab.layout.hf_url}/v2/endpoint/{LAB_HF_NAMESPACE}", timeout=2,
+                          headers={"Authorization": f"Bearer {LAB_HF_TOKEN}"})
+        items = reply.json().get("items", []) if reply.status_code == 200 else []
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return []
+    out = []
+    for item in items:
+        state = item.get("status") or {}
+        out.append({"namespace": LAB_HF_NAMESPACE, "name": item.get("name"), "state": state.get("state"),
+                    "url": state.get("url"), "host_name": state.get("hostName"),
+                    "message": state.get("message")})
+    return out
 
 
 def render_status(report: Mapping[str, Any]) -> str:
@@ -76,6 +97,9 @@ def _lab_view(report: Mapping[str, Any]) -> tuple[str, Row, list[Row], list[str]
         groups.setdefault(member["servicegroup"], []).append(member["state"])
     for group, states in sorted(groups.items()):
         notes.append(f"service group {group}: {states.count('UP')}/{len(states)} members UP")
+    for endpoint in report.get("endpoints", []):
+        where = f" {endpoint['url']} ({endpoint['host_name']})" if endpoint["url"] else ""
+        notes.append(f"HF endpoint {endpoint['namespace']}/{endpoint['name']}: {endpoint['state']}{where}")
     return f"lab in {report['dir']}", head, rows, notes
 
 

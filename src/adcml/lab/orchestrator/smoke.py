@@ -1,5 +1,6 @@
 """``adcml lab token`` and ``adcml lab smoke``: a token from the lab's IdP, the gateway checked
-end to end through its TLS frontend, and how to try the lab (the end of ``make lab``)."""
+end to end through its TLS frontend (its spillover to the Hugging Face endpoint in
+``spillover``), and how to try the lab (the end of ``make lab``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import httpx
 
 from adcml.lab.orchestrator.errors import LabError
-from adcml.lab.orchestrator.layout import Lab
+from adcml.lab.orchestrator.layout import LAB_HF_NAMESPACE, Lab
+from adcml.lab.orchestrator.spillover import assert_token_unseen, check_spillover
 from adcml.lab.services.idp_client import IdPError, LabIdPClient
 
 AUDIENCE = "adcml-lab"
@@ -32,7 +34,9 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
           echo: Echo = print, timeout: float = 20.0) -> None:
     """Requests through the gateway's TLS frontend, checked: no token → 401; an ml-trusted
     user's token → 200 on embeddings and on chat (the demo backends require the injected
-    backend credential there); a token without the group → 403 on chat. LabError on a failure."""
+    backend credential there); a token without the group → 403 on chat; then the embed pool's
+    spillover to the Hugging Face endpoint and back (``spillover.check_spillover``), and the HF
+    token in none of the answers. LabError on a failure."""
     url = (url or lab.layout.gateway_url).rstrip("/")
     ca_path = ca_file or lab.ca_file
     if not Path(ca_path).is_file():
@@ -43,6 +47,7 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
     other = token(lab, f"{user}-guest", [])
     bearer = {"Authorization": f"Bearer {trusted}"}
     embed_body = {"input": "hello from the lab"}
+    replies: list[httpx.Response] = []  # every answer the caller got: none may hold the HF token
     with httpx.Client(base_url=url, verify=ca, timeout=5) as http:
         def call(path: str, headers: Mapping[str, str] | None, body: dict) -> httpx.Response:
             # Right after a converge the ADC's monitors may not have probed the members yet (503).
@@ -50,6 +55,7 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
             while True:
                 try:
                     reply = http.post(path, json=body, headers=headers)
+                    replies.append(reply)
                     if reply.status_code != 503 or time.monotonic() > deadline:
                         return reply
                 except httpx.ConnectError:
@@ -77,6 +83,8 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
                    "injected)", call("/v1/chat/completions", bearer, chat), 200)
             expect(f"POST /v1/chat/completions as {user}-guest (no {TRUSTED_GROUP})",
                    call("/v1/chat/completions", {"Authorization": f"Bearer {other}"}, chat), 403)
+            check_spillover(lab, http, bearer, echo, replies)
+            assert_token_unseen(replies, echo)
         except httpx.HTTPError as exc:
             raise LabError(f"smoke check failed: {url}: {type(exc).__name__}: {exc} (did the "
                            "playbook converge the gateway? adcml lab status)") from None
@@ -95,11 +103,14 @@ The lab is up (it keeps running in the background):
   lab IdP     {layout.issuer}
   models      {models}
   chat        {', '.join(layout.backends)} (demo chat backends)
+  lab HF      {layout.hf_url}/v2 (Inference Endpoints stand-in: namespace {LAB_HF_NAMESPACE}, {d}/hf)
+              the embed pool spills over to its endpoint when the local pool is down or full
 
 Try it:
   TOKEN=$(.venv/bin/adcml lab token --dir {d} --user ana --group {TRUSTED_GROUP})
   curl --cacert {d}/pki/ca.pem -H "Authorization: Bearer $TOKEN" \\
        {layout.gateway_url}/v1/embeddings -d '{{"input": "hello"}}'
+  curl -s {layout.hf_url}/lab/requests   # what reached the Hugging Face endpoint (spillover)
   .venv/bin/adcml lab status --dir {d}     # what runs, health, the gateway's listeners
   .venv/bin/adcml lab down --dir {d}       # stop it all
 """.rstrip()

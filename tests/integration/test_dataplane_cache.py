@@ -30,7 +30,8 @@ def idp():
 @pytest.fixture
 def gateway(dplab, backends, idp):
     """Pool ``models`` (/v1/models, group ml-trusted) caches GET/HEAD on /v1/models/catalog for
-    30 s; pool ``embed`` (the default) has no cache section."""
+    30 s, and POSTs to /v1/models/embed with bodies up to 64 bytes, keyed by the body; pool
+    ``embed`` (the default) has no cache section."""
     models = backends.start("models", "127.0.8.21")
     embed = backends.start("embed", "127.0.8.22")
     for path, body in (("/v1/models/catalog", CATALOG), ("/v1/models/catalog/private", CATALOG),
@@ -47,7 +48,7 @@ def gateway(dplab, backends, idp):
             {"name": "models", "match": {"path_prefix": "/v1/models"}, "members": [models.member],
              "require_groups": ["ml-trusted"],
              "cache": {"ttl_seconds": 30, "paths": ["/v1/models/catalog"], "max_object_kb": 1024,
-                       "memory_mb": 1}},
+                       "memory_mb": 1, "post_paths": ["/v1/models/embed"], "max_body_bytes": 64}},
             {"name": "embed", "members": [embed.member]},
         ],
         "default_pool": "embed",
@@ -111,6 +112,36 @@ def test_posts_and_other_paths_are_never_cached(gateway, backends):
         assert "Age" not in http.get("/v1/models").headers  # a path outside the cache's paths
     assert models.seen[-1]["path"] == "/v1/models" and len(models.seen) == 2
     assert group_stat(client)["totcell"] == "0"
+
+
+def test_a_repeated_post_body_is_served_from_the_cache_and_another_body_is_not(gateway):
+    http, models, _, client = gateway
+    first = http.post("/v1/models/embed", json={"inputs": "a cat"})
+    again = http.post("/v1/models/embed", json={"inputs": "a cat"})
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert models.hits == 1 and "Age" not in first.headers and "Age" in again.headers
+    other = http.post("/v1/models/embed", json={"inputs": "a dog"})  # same length, other text
+    assert other.status_code == 200 and "Age" not in other.headers and models.hits == 2
+    assert "Age" in http.post("/v1/models/embed", json={"inputs": "a dog"}).headers
+    assert http.post("/v1/models/embed?v=2", json={"inputs": "a cat"}).headers.get("Age") is None
+    assert models.hits == 3  # the URL is part of the key
+    assert "Age" not in http.get("/v1/models/embed").headers  # a GET is not a POST's answer
+    assert client.stat("cachecontentgroup", "ic.models.post")[0]["totcell"] == "3"
+    assert group_stat(client)["totcell"] == "0"  # the GET group keeps only GETs
+
+
+def test_post_bodies_the_key_cannot_read_whole_are_never_cached(gateway):
+    """Longer than max_body_bytes (the selector would read only a prefix), or chunked (no
+    Content-Length to check): every one goes to the backend."""
+    http, models, _, _ = gateway
+    long = {"inputs": "x" * 64}
+    for _ in range(2):
+        assert "Age" not in http.post("/v1/models/embed", json=long).headers
+    for _ in range(2):
+        chunked = http.post("/v1/models/embed", content=iter([b'{"inputs": ', b'"a cat"}']))
+        assert chunked.status_code == 200 and "Age" not in chunked.headers
+        assert chunked.request.headers["Transfer-Encoding"] == "chunked"
+    assert models.hits == 4
 
 
 def test_refused_callers_never_get_the_cached_body(gateway, idp):

@@ -26,7 +26,7 @@ def cached(api):
 
 
 def test_every_cache_resource_is_covered():
-    tested = {"cachecontentgroup", "cachepolicy", "lbvserver_cachepolicy_binding",
+    tested = {"cacheselector", "cachecontentgroup", "cachepolicy", "lbvserver_cachepolicy_binding",
               "csvserver_cachepolicy_binding"}
     assert tested == {r.name for r in CACHE_RESOURCES}
 
@@ -47,6 +47,26 @@ def test_life_of_a_content_group(api):
     api.fails(api.get("cachecontentgroup", "models"), 404, 258, "name, models")
     api.fails(api.delete("cachecontentgroup", "models"), 404, 258, "name, models")
     api.fails(api.update("cachecontentgroup", GROUP), 404, 258, "name, models")
+
+
+def test_life_of_a_cache_selector(api):
+    selector = {"selectorname": "bodies", "rule": ["HTTP.REQ.URL", "HTTP.REQ.BODY(4096)"]}
+    api.ok(api.add("cacheselector", selector), 201)
+    api.fails(api.add("cacheselector", selector), 409, 273, "bodies")
+    assert api.one("cacheselector", "bodies") == selector
+    for rule, fragment in (([], "one to 5"), (["HTTP.REQ.URL"] * 6, "one to 5"),
+                           (["HTTP.REQ.BODY(0)"], "BODY(n) needs n >= 1")):
+        api.fails(api.add("cacheselector", {"selectorname": "bad", "rule": rule}), 599, 1097, fragment)
+    api.fails(api.get("cacheselector", "bad"), 404, 258)
+    api.fails(api.add("cachecontentgroup", {"name": "g", "hitselector": "missing"}), 599, 258, "missing")
+    api.must_add("cachecontentgroup", {"name": "g", "hitselector": "bodies"})
+    assert api.one("cachecontentgroup", "g")["hitselector"] == "bodies"
+    api.fails(api.delete("cacheselector", "bodies"), 599, 315, "cachecontentgroup g")
+    api.ok(api.update("cacheselector", {"selectorname": "bodies", "rule": ["HTTP.REQ.BODY(100)"]}))
+    assert api.one("cacheselector", "bodies")["rule"] == ["HTTP.REQ.BODY(100)"]
+    api.ok(api.delete("cachecontentgroup", "g"))
+    api.ok(api.delete("cacheselector", "bodies"))
+    api.fails(api.delete("cacheselector", "bodies"), 404, 258)
 
 
 def test_built_in_content_groups_exist_and_stay(api):
@@ -73,7 +93,8 @@ def test_one_way_of_expiry_at_a_time(api):
     ({**GROUP, "maxressize": -1}, 1097, "maxressize"),
     ({**GROUP, "type": "FTP"}, 1097, "type"),
     ({**GROUP, "polleverytime": "sometimes"}, 1097, "polleverytime"),
-    ({**GROUP, "hitselector": "sel"}, 278, "hitselector"),  # selectors are not emulated
+    ({**GROUP, "hitselector": "sel"}, 258, "hitselector, sel"),  # no such selector
+    ({**GROUP, "hitparams": ["q"]}, 278, "hitparams"),  # parameterized hits are not emulated
     ({"name": "bad/name"}, 1097, "name"),
 ])
 def test_invalid_content_groups_are_refused(api, obj, code, fragment):

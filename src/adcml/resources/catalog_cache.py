@@ -1,13 +1,16 @@
-"""Integrated caching (feature IC): content groups, cache policies and their vserver bindings —
-the third part of the catalog (``catalog`` appends these).
+"""Integrated caching (feature IC): cache selectors, content groups, cache policies and their
+vserver bindings — the third part of the catalog (``catalog`` appends these).
 
-Sources: NetScaler's NITRO reference (cachecontentgroup, cachepolicy,
+Sources: NetScaler's NITRO reference (cacheselector, cachecontentgroup, cachepolicy,
 lbvserver_cachepolicy_binding, csvserver_cachepolicy_binding) and its CLI reference
-(``add cache contentGroup``, ``add cache policy``); choices where they are silent are listed in
-docs/nitro-facts.md. A content group's sizes are in KB (``minressize``, ``maxressize``) and MB
-(``memlimit``); its expiry is given one way only (``relexpiry`` seconds, ``relexpirymillisec``
-or ``weakposrelexpiry``), and it can be changed in place. The CLI's ``-type REQUEST|RESPONSE``
-of ``bind lb vserver ... -policyName <cache policy>`` is NITRO's ``bindpoint``.
+(``add cache selector``, ``add cache contentGroup``, ``add cache policy``); choices where
+they are silent are listed in docs/nitro-facts.md. A content group's sizes are in KB
+(``minressize``, ``maxressize``) and MB (``memlimit``); its expiry is given one way only
+(``relexpiry`` seconds, ``relexpirymillisec`` or ``weakposrelexpiry``), and it can be changed
+in place. The CLI's ``-type REQUEST|RESPONSE`` of ``bind lb vserver ... -policyName <cache
+policy>`` is NITRO's ``bindpoint``. A selector's ``rule`` is a list of non-compound
+expressions (ANDed) whose values find an object in the groups that name it as
+``hitselector``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ MAX_INVAL_GROUPS = 16
 
 CACHE_RESOURCES: tuple[Resource, ...] = (
     Resource(
+        "cacheselector", key="selectorname", feature="IC",
+        attrs=(
+            _name("selectorname"),
+            Attr("rule", Kind.LIST, required=True, syntax=Syntax.EXPRESSION),
+        ),
+    ),
+    Resource(
         "cachecontentgroup", key="name", feature="IC",
         attrs=(
             _name("name"),
@@ -47,6 +57,8 @@ CACHE_RESOURCES: tuple[Resource, ...] = (
             _int("maxressize", default=80, lo=0, hi=2097151),
             _int("memlimit", default=65536, lo=0, hi=4294967295),
             _enum("type", ("HTTP", "MYSQL", "MSSQL"), default="HTTP", immutable=True),
+            _str("hitselector", ref="cacheselector"),
+            _str("invalselector", ref="cacheselector"),
         ),
         exclusive=tuple((a, b) for i, a in enumerate(EXPIRY_ATTRS) for b in EXPIRY_ATTRS[i + 1:]),
         actions=frozenset({"unset", "flush", "expire"}),

@@ -19,13 +19,18 @@ first match of the highest bank). Its action:
   not carry the appliance's built-in global policies).
 - ``INVAL``: the ``invalgroups`` are flushed, the request is forwarded.
 
-Storing. Only a GET answered ``200`` with a length (not streamed), without ``Cache-Control:
-no-store`` or ``private``, without ``Vary`` other than ``Accept-Encoding``, without
-``Content-Encoding``, between ``minressize`` and ``maxressize`` KB, with an expiry: the group's
-``relexpiry`` / ``relexpirymillisec`` / ``weakposrelexpiry``, else the response's
-``s-maxage`` / ``max-age``. ``Set-Cookie`` is dropped from the stored copy (``removecookies
-YES``) or the response is not stored (``NO``). The key is the method, the Host and the URL
-(path and query, as rewritten); HEAD is served from a stored GET, never stored itself.
+Storing. Only a GET (or, in a group with a ``hitselector``, a POST) answered ``200`` with a
+length (not streamed), without ``Cache-Control: no-store`` or ``private``, without ``Vary``
+other than ``Accept-Encoding``, without ``Content-Encoding``, between ``minressize`` and
+``maxressize`` KB, with an expiry: the group's ``relexpiry`` / ``relexpirymillisec`` /
+``weakposrelexpiry``, else the response's ``s-maxage`` / ``max-age``. ``Set-Cookie`` is
+dropped from the stored copy (``removecookies YES``) or the response is not stored (``NO``).
+
+Keys. In a group without a selector: the method, the Host and the URL (path and query, as
+rewritten); HEAD is served from a stored GET, never stored itself. In a group with a
+``hitselector``: the values of the selector's expressions for the request (e.g. ``HTTP.REQ.URL``
+and ``HTTP.REQ.BODY(8192)``), and the method — so a POST is found by what its expressions
+read, and a selector that reads the body keys by the body.
 
 Hits carry ``Age`` (``insertage YES``). A group keeps at most ``memlimit`` MB (and the lab at
 most ``LAB_MEMORY`` in all), the least recently used objects going first. ``polleverytime
@@ -44,10 +49,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from adcml.lab.emulators.adc.dataplane.flow import Flow
+from adcml.lab.emulators.adc.dataplane.limits import selector_text
 from adcml.lab.emulators.adc.dataplane.rules import walk
 from adcml.lab.emulators.adc.models.caching import LAB_MEMORY
 from adcml.lab.emulators.adc.models.partition import value
 from adcml.lab.emulators.adc.models.traffic import CacheCounts, GroupCounts
+from adcml.policy import evaluate
 
 DEFAULT_GROUP = "DEFAULT"
 STORABLE_ACTIONS = frozenset({"CACHE", "MAY_CACHE"})
@@ -66,9 +73,10 @@ class GroupSpec:
     request_headers: bool  # honour the request's Cache-Control/Pragma (ignorereqcachinghdrs NO)
     insert_age: bool
     remove_cookies: bool
+    selector: tuple[Any, ...] | None = None  # the hitselector's parsed expressions
 
     @classmethod
-    def from_row(cls, row: dict) -> GroupSpec:
+    def from_row(cls, row: dict, selector: tuple[Any, ...] | None = None) -> GroupSpec:
         def get(attr: str):
             return value("cachecontentgroup", row, attr)
 
@@ -81,7 +89,7 @@ class GroupSpec:
                    poll_every_time=get("polleverytime") == "YES",
                    request_headers=get("ignorereqcachinghdrs") == "NO",
                    insert_age=get("insertage") == "YES",
-                   remove_cookies=get("removecookies") == "YES")
+                   remove_cookies=get("removecookies") == "YES", selector=selector)
 
 
 @dataclass(frozen=True)
@@ -127,13 +135,25 @@ def compile_bank(part, kind: str, name: str, compile_rule, problems: list[str]) 
     return CacheBank(tuple(out)) if out else None
 
 
-def compile_groups(store) -> dict[GroupKey, GroupSpec]:
-    """Every partition's content groups (empty when feature IC is off). Pure."""
+def compile_groups(store, parse, problems: list[str]) -> dict[GroupKey, GroupSpec]:
+    """Every partition's content groups (empty when feature IC is off). Pure; a group whose
+    hit selector does not compile is left out (nothing is cached in it) and reported."""
     if "IC" not in store.features:
         return {}
-    return {(part.name, row["name"]): GroupSpec.from_row(row)
-            for part in store.partitions.values()
-            for row in part.table("cachecontentgroup").values()}
+    out = {}
+    for part in store.partitions.values():
+        selectors = part.table("cacheselector")
+        for row in part.table("cachecontentgroup").values():
+            selector = None
+            if row.get("hitselector"):
+                rules = (selectors.get((row["hitselector"],)) or {}).get("rule") or ()
+                try:
+                    selector = tuple(parse(text) for text in rules)
+                except Exception as exc:
+                    problems.append(f"cacheselector {row['hitselector']}: {exc}")
+                    continue
+            out[(part.name, row["name"])] = GroupSpec.from_row(row, selector)
+    return out
 
 
 # --- objects and counters ------------------------------------------------------------------------
@@ -238,9 +258,14 @@ class ObjectCache:
             return Pending(None, None, None)
         request = flow.request
         headers = flow.headers if flow.headers is not None else request.headers
-        key = ("GET", headers.get("Host", "").lower(), flow.path or request.raw_path)
+        if spec.selector is None:
+            key: tuple = ("GET", headers.get("Host", "").lower(), flow.path or request.raw_path)
+        else:
+            ctx = flow.context()
+            key = (_stored_method(request.method),
+                   *(selector_text(evaluate(expr, ctx)) for expr in spec.selector))
         state = self.groups.setdefault((flow.partition, bound.group), GroupState())
-        if request.method in ("GET", "HEAD") and not spec.poll_every_time and not (
+        if _lookup(request.method, spec) and not spec.poll_every_time and not (
                 spec.request_headers and _reload(headers)):
             entry = state.objects.get(key)
             if entry is not None:
@@ -294,6 +319,15 @@ class ObjectCache:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _stored_method(method: str) -> str:
+    return "GET" if method == "HEAD" else method
+
+
+def _lookup(method: str, spec: GroupSpec) -> bool:
+    """Whether a request of ``method`` is looked up (and its answer may be stored)."""
+    return method in ("GET", "HEAD") or (method == "POST" and spec.selector is not None)
+
+
 def _decide(banks: tuple[CacheBank, ...], flow: Flow) -> CacheBound | None:
     for bank in banks:
         for bound in walk(bank.policies, flow):
@@ -322,7 +356,8 @@ def _seconds(text: str | None) -> float | None:
 def _storable(pending: Pending, flow: Flow, response: web.StreamResponse) -> Entry | None:
     bound, spec = pending.bound, pending.spec
     request = flow.request
-    if request.method != "GET" or type(response) is not web.Response or response.status != 200:
+    if (request.method == "HEAD" or not _lookup(request.method, spec)
+            or type(response) is not web.Response or response.status != 200):
         return None
     body = response.body
     if not isinstance(body, bytes):

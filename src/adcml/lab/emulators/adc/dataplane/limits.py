@@ -70,7 +70,7 @@ class Limits:
         spec = self.specs.get((partition, name))
         if spec is None or spec.off:
             return False
-        values = tuple(_text(evaluate(expr, ctx)) for expr in spec.selector)
+        values = tuple(selector_text(evaluate(expr, ctx)) for expr in spec.selector)
         key = (partition, name, values)
         now = time.monotonic()
         capacity = 1.0 if spec.smooth else float(spec.threshold)
@@ -93,7 +93,8 @@ class Limits:
         return True
 
 
-def _text(value: Any) -> str:
+def selector_text(value: Any) -> str:
+    """A selector expression's value as the text a bucket or a cached object is found by."""
     if isinstance(value, tuple | list):
         return ",".join(str(v) for v in value)
     return "" if value is None else str(value)

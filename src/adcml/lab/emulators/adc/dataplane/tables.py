@@ -26,6 +26,7 @@ from adcml.lab.emulators.adc.dataplane.tls import TlsSpec, tls_spec
 from adcml.lab.emulators.adc.models.partition import value
 from adcml.lab.emulators.adc.models.store import ConfigStore
 from adcml.lab.emulators.adc.models.traffic import MemberKey
+from adcml.policy import parse
 
 log = logging.getLogger("adcml.lab.dataplane")
 SERVED_TYPES = {"HTTP", "SSL"}
@@ -136,7 +137,7 @@ def build_tables(store: ConfigStore, policy: AddressPolicy, compile_rule: RuleCo
         if "CS" in features:
             _csvservers(tables, part, compile_rule, extras, store)
         _frontends(tables, store, part, policy)
-    tables.cache_groups = compile_groups(store)
+    tables.cache_groups = compile_groups(store, parse, tables.problems)
     return tables
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from adcml.lab.emulators.adc.exceptions import NitroFault
 from adcml.lab.emulators.adc.models.behaviours import Behaviour
-from adcml.lab.emulators.adc.models.policies import PolicyBinding
+from adcml.lab.emulators.adc.models.policies import PolicyBinding, Selector
 from adcml.resources import ErrorCode
 from adcml.resources.catalog_cache import BUILTIN_GROUPS, EXPIRY_ATTRS, MAX_INVAL_GROUPS
 
@@ -71,6 +71,7 @@ def _check(part, merged: dict, written: dict) -> None:
 
 def cache_behaviours() -> dict[str, Behaviour]:
     return {
+        "cacheselector": Selector(),
         GROUPS: ContentGroup(),
         "cachepolicy": CachePolicy(),
         "lbvserver_cachepolicy_binding": PolicyBinding(),

@@ -150,8 +150,8 @@ def _timeslice(obj: dict) -> None:
         raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"timeslice, {value}: must be a multiple of 10")
 
 
-class StreamSelector(Behaviour):
-    """A stream selector: one to five expressions."""
+class Selector(Behaviour):
+    """A stream or cache selector: one to five expressions."""
 
     def prepare_add(self, store, part, res, obj):
         _items(obj)
@@ -175,7 +175,7 @@ def policy_behaviours() -> dict[str, Behaviour]:
         "rewriteaction": TypedAction(REWRITE_NEEDS, REWRITE_TARGET, REWRITE_BUILTINS),
         "responderaction": TypedAction(RESPONDER_NEEDS, RESPONDER_TARGET, RESPONDER_BUILTINS),
         "nslimitidentifier": LimitIdentifier(),
-        "streamselector": StreamSelector(),
+        "streamselector": Selector(),
     }
     for parent in ("lbvserver", "csvserver"):
         for policy in ("rewritepolicy", "responderpolicy"):

@@ -194,8 +194,10 @@ options:
             type: str
           cache:
             description:
-              - A cache for the pool's GET requests (status 200), served to GET and HEAD; behind
-                authentication, the rate limit and O(spec.pools[].require_groups).
+              - A cache for the pool's GET requests (status 200), served to GET and HEAD, and
+                with O(spec.pools[].cache.post_paths) for its embedding requests, keyed by the
+                body; behind authentication, the rate limit and
+                O(spec.pools[].require_groups).
             type: dict
             suboptions:
               ttl_seconds:
@@ -211,6 +213,18 @@ options:
                 description: Path prefixes to cache; every path of the pool when empty.
                 type: list
                 elements: str
+              post_paths:
+                description:
+                  - Exact paths whose POST answers are cached, keyed by the URL and the request
+                    body (for example V(/embed) and V(/v1/embeddings)). Only answers that are
+                    the same for every caller.
+                type: list
+                elements: str
+              max_body_bytes:
+                description:
+                  - POST bodies with a Content-Length up to this (1 to 65536) are cached; longer
+                    or chunked ones always reach the members. Default V(8192).
+                type: int
           endpoint:
             description:
               - A Hugging Face Inference Endpoint as the pool's backend, instead of

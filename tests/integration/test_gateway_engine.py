@@ -255,7 +255,7 @@ def test_cache_section_converges_changes_in_place_and_prunes_back(lab_adc, clien
         "policyname"] == "gw.m0"
     assert not converge(client, cached, State.OVERRIDDEN).changed
     assert gather(client, "gw")["pools"][0]["cache"] == data["pools"][0]["cache"] | {
-        "max_object_kb": 80, "memory_mb": 64}
+        "max_object_kb": 80, "memory_mb": 64, "post_paths": [], "max_body_bytes": 8192}
 
     data["pools"][0]["cache"]["ttl_seconds"] = 300
     longer = load_spec(data)

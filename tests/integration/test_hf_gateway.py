@@ -7,12 +7,14 @@ What a user would notice: the endpoint is reached by its host name with SNI and 
 and its certificate verified; the caller's token never reaches it and the Hugging Face token
 never reaches the caller; the caller's identity reaches every pool and cannot be forged;
 requests spill over when the local pool is down or full and come back when it is not, with no
-failed request; an endpoint scaled to zero is woken and waited for.
+failed request; an endpoint scaled to zero is woken and waited for; a repeated embedding request
+is answered from the ADC's cache, one with another body is not.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import ssl
 import time
@@ -40,6 +42,7 @@ HF_TOKEN = "hf_Gateway-Service-Account-4c1d"
 AUDIENCE = "adcml-lab"
 VIP = "127.0.8.10"
 THRESHOLD = 2
+SENTENCES = itertools.count()
 ENDPOINT = {"name": "embedder", "namespace": "lab", "repository": "sentence-transformers/all-MiniLM-L6-v2",
             "task": "sentence-embeddings",
             "compute": {"vendor": "aws", "region": "us-east-1", "accelerator": "cpu",
@@ -93,7 +96,8 @@ def gateway(dplab, backends, idp, stand_in, connection, endpoint):
              "spillover": {"to": "embed-hf", "connections_over": THRESHOLD}},
             {"name": "embed-hf", "endpoint": {"name": "embedder", "namespace": "lab", "ca_certkey": "hf-ca",
                                               "scale_up_timeout": 90},
-             "health": {"interval": 2, "timeout": 1, "retries": 1}, "backend_token": HF_TOKEN},
+             "health": {"interval": 2, "timeout": 1, "retries": 1}, "backend_token": HF_TOKEN,
+             "cache": {"ttl_seconds": 300, "paths": ["/info"], "post_paths": ["/embed", "/v1/embeddings"]}},
         ],
     }
     spec = load_spec(resolve_endpoints(data, lambda name, ns: endpoint_url(connection, name, ns)))
@@ -128,8 +132,11 @@ def hf_records(stand_in) -> list[dict]:
     return stand_in.lab.requests("lab", "embedder")["items"]
 
 
-def embed(http, headers) -> httpx.Response:
-    return http.post("/v1/embeddings", json={"input": ["a sentence"], "model": "m"}, headers=headers)
+def embed(http, headers, text: str | None = None) -> httpx.Response:
+    """An embedding request; a sentence of its own unless ``text`` is given (so that only the
+    cache test meets the endpoint pool's cache)."""
+    text = f"sentence {next(SENTENCES)}" if text is None else text
+    return http.post("/v1/embeddings", json={"input": [text], "model": "m"}, headers=headers)
 
 
 def test_identity_reaches_the_local_pool_and_cannot_be_forged(gateway, idp):
@@ -167,6 +174,26 @@ def test_the_endpoint_serves_when_the_local_pool_is_down_with_its_name_and_the_t
     assert direct.status_code == 401
     set_members(dplab, local, enabled=True)
     wait_until(lambda: embed(http, bearer(idp)).json().get("name", "").startswith("local-"), timeout=15)
+
+
+def test_a_repeated_embedding_request_is_answered_from_the_cache_and_another_body_is_not(
+        gateway, idp, stand_in):
+    http, local, dplab = gateway
+    set_members(dplab, local, enabled=False)  # the endpoint pool serves
+    try:
+        before = len(hf_records(stand_in))
+        first = embed(http, bearer(idp), "the same sentence")
+        again = embed(http, bearer(idp, "ben"), "the same sentence")  # the answer is everyone's
+        assert first.status_code == again.status_code == 200, first.text
+        assert again.json() == first.json() and "Age" not in first.headers and "Age" in again.headers
+        assert len(hf_records(stand_in)) - before == 1
+        other = embed(http, bearer(idp), "another sentence")
+        assert other.status_code == 200 and "Age" not in other.headers
+        assert other.json()["data"][0]["embedding"] != first.json()["data"][0]["embedding"]
+        assert len(hf_records(stand_in)) - before == 2
+        assert HF_TOKEN not in again.text + json.dumps(dict(again.headers))
+    finally:
+        set_members(dplab, local, enabled=True)
 
 
 def test_spillover_over_the_threshold_and_failback_with_no_failed_request(gateway, idp, stand_in):

@@ -35,11 +35,13 @@ def problems(data) -> list[tuple[str, str]]:
     return err.value.problems
 
 
+KEYS = ("name", "servicegroupname", "monitorname", "policyname", "limitidentifier", "selectorname")
+
+
 def objects(data) -> dict[tuple[str, str], dict]:
     found = {}
     for obj in compile_gateway(load_spec(data)):
-        key = next((v for k, v in obj.attrs.items() if k in ("name", "servicegroupname", "monitorname",
-                                                             "policyname", "limitidentifier")), "")
+        key = next((v for k, v in obj.attrs.items() if k in KEYS), "")
         child = obj.attrs.get("policyname", obj.attrs.get("certkeyname", ""))
         found[obj.resource, f"{key}/{child}" if obj.resource.endswith("_binding") else str(key)] = obj.attrs
     return found
@@ -196,3 +198,28 @@ def test_a_spillover_target_is_written_before_the_pool_that_names_it_and_removed
     plan = make_plan([], live, State.OVERRIDDEN, gateway_owner(spec))
     steps = [(phase, c.name) for phase, c in plan.steps()]
     assert steps == [(Phase.PRUNE, "gw.embed"), (Phase.PRUNE, "gw.embed-hf")]
+
+
+# --- the embedding routes cached by body --------------------------------------------------------
+def test_embedding_routes_are_cached_keyed_by_url_and_body_for_bodies_the_key_reads_whole():
+    built = objects(hybrid(cache={"paths": ["/info"], "post_paths": ["/embed", "/v1/embeddings"],
+                                  "max_body_bytes": 4096}))
+    assert built["cacheselector", "gw.embed-hf.post"]["rule"] == ["HTTP.REQ.URL", "HTTP.REQ.BODY(4096)"]
+    assert built["cachecontentgroup", "gw.embed-hf.post"]["hitselector"] == "gw.embed-hf.post"
+    assert "hitselector" not in built["cachecontentgroup", "gw.embed-hf"]  # GETs: by URL
+    rule = built["cachepolicy", "gw.embed-hf.post"]["rule"]
+    assert rule.startswith("HTTP.REQ.METHOD.EQ(POST)") and "CONTENT_LENGTH.LE(4096)" in rule
+    assert 'HTTP.REQ.URL.PATH.EQ("/embed") || HTTP.REQ.URL.PATH.EQ("/v1/embeddings")' in rule
+    assert built["lbvserver_cachepolicy_binding", "gw.embed-hf/gw.embed-hf.post"]["priority"] == 110
+    assert not any(r == "cacheselector" for r, _ in objects(hybrid(cache={"paths": ["/info"]})))
+
+
+@pytest.mark.parametrize("cache, at, fragment", [
+    ({"post_paths": ["/embed", "/embed"]}, "post_paths[1]", "listed twice"),
+    ({"post_paths": ["embed"]}, "post_paths[0]", "starting with '/'"),
+    ({"post_paths": ["/embed"], "max_body_bytes": 0}, "max_body_bytes", ""),
+    ({"post_paths": ["/embed"], "max_body_bytes": 65537}, "max_body_bytes", ""),
+])
+def test_bad_post_cache_settings_are_refused_at_the_field(cache, at, fragment):
+    found = problems(hybrid(cache=cache))
+    assert any(where == f"pools[1].cache.{at}" and fragment in what for where, what in found), found

@@ -69,6 +69,9 @@ def pools(draw, index: int) -> dict[str, Any]:
     if draw(st.booleans()):
         pool["cache"] = {"ttl_seconds": draw(st.integers(1, 3600)),
                          "paths": draw(st.lists(paths, max_size=3, unique=True))}
+        if draw(st.booleans()):
+            pool["cache"] |= {"post_paths": draw(st.lists(paths, min_size=1, max_size=3, unique=True)),
+                              "max_body_bytes": draw(st.integers(1, 65536))}
     return pool
 
 

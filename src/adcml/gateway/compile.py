@@ -31,7 +31,7 @@ RESOURCES = (
     "authenticationvserver_authenticationpolicy_binding", "responderaction", "responderpolicy",
     "rewriteaction", "rewritepolicy", "lbvserver_responderpolicy_binding",
     "lbvserver_rewritepolicy_binding", "csvserver_responderpolicy_binding", "streamselector",
-    "nslimitidentifier", "auditmessageaction", "cachecontentgroup", "cachepolicy",
+    "nslimitidentifier", "auditmessageaction", "cacheselector", "cachecontentgroup", "cachepolicy",
     "lbvserver_cachepolicy_binding", "server", "sslservicegroup", "sslservicegroup_sslcertkey_binding",
     "csvserver_rewritepolicy_binding",
 )

@@ -52,6 +52,7 @@ MONITOR_NAME_MAX = 31
 LIMIT_NAME_MAX = 31
 MAX_SAME_SPECIFICITY = 512
 MAX_CACHE_PATHS = 32
+MAX_CACHED_BODY = 65536  # bytes of a POST body a cache selector reads (HTTP.REQ.BODY(n))
 LB_METHODS = Literal["LEASTCONNECTION", "ROUNDROBIN", "LEASTRESPONSETIME", "URLHASH", "SOURCEIPHASH"]
 SECRET_KEPT = "*** (keep the live value)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -208,18 +209,24 @@ class Match(_Model):
 
 
 class Cache(_Model):
-    """Integrated caching of the pool's idempotent requests: GET responses (200) are kept for
-    ``ttl_seconds`` and served to GET and HEAD requests on ``paths`` (path prefixes; every path
-    of the pool when empty). Callers still pass authentication and the pool's group check
-    first; POSTs are never cached."""
+    """Integrated caching of the pool's answers (200s), kept for ``ttl_seconds``. GET responses
+    are served to GET and HEAD requests on ``paths`` (path prefixes; every path of the pool
+    when empty). POST responses are cached only on ``post_paths`` (exact paths, e.g. the
+    embedding routes), keyed by the URL and the request body, and only for bodies with a
+    Content-Length of at most ``max_body_bytes`` (the ADC keys by that many bytes). Callers
+    still pass authentication and the pool's group check first; list only answers that are
+    the same for every caller."""
 
     ttl_seconds: Int(1, 31536000) = 60
     max_object_kb: Int(1, 2097151, description="largest response kept") = 80
-    memory_mb: Int(1, 65536, description="memory of the pool's cache") = 64
+    memory_mb: Int(1, 65536, description="memory of the pool's cache (of each: GET and POST)") = 64
     paths: Annotated[list[Annotated[str, Field(pattern=PATH, max_length=MAX_LITERAL)]],
                      Field(max_length=MAX_CACHE_PATHS)] = []
+    post_paths: Annotated[list[Annotated[str, Field(pattern=PATH, max_length=MAX_LITERAL)]],
+                          Field(max_length=MAX_CACHE_PATHS)] = []
+    max_body_bytes: Int(1, MAX_CACHED_BODY, description="largest POST body cached") = 8192
 
-    @field_validator("paths")
+    @field_validator("paths", "post_paths")
     @classmethod
     def _unique_paths(cls, paths: list[str]) -> list[str]:
         seen: dict[str, int] = {}

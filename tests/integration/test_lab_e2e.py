@@ -82,6 +82,7 @@ def test_make_lab_from_a_clean_state_then_again_then_down(lab_dir):
     assert all(unreachable == failed == "0" for _changed, unreachable, failed in recap.values())
     assert "ok  POST https://127.0.0.10:8443/v1/embeddings as ana (ml-trusted): 200" in first.stdout
     assert "an embedding of 384 numbers" in first.stdout
+    assert "ok  the same again: 200" in first.stdout and "from the ADC's cache (Age: " in first.stdout
     # the local pool, then the Hugging Face endpoint with its members disabled, then local again
     for line in ("ok  POST /v1/embeddings served by the local pool llm.embed: 200",
                  "ok  POST /v1/embeddings served by the Hugging Face endpoint lab/embedder through "
@@ -133,6 +134,17 @@ def test_make_lab_from_a_clean_state_then_again_then_down(lab_dir):
     assert {host: changed for host, (changed, _u, _f) in recap.items()} == {
         "localhost": "0", "lab-adc": "0", "model-1": "0", "model-2": "0"}, second.stdout[-3000:]
     assert "an embedding of 384 numbers" in second.stdout
+
+    # the secrets are in no log of the lab: its services', the ADC's access log, the endpoint
+    # replica's, the hosts' model servers'
+    logs = sorted(p for p in lab_dir.rglob("*.log") if p.is_file())
+    names = {p.relative_to(lab_dir).as_posix() for p in logs}
+    assert {"logs/adc.log", "logs/hf.log", "adc/access.log", "hf/replicas/lab--embedder.log",
+            "hosts/hosts/model-1/private/var/log/adcml/model-server.log"} <= names, names
+    assert "/v1/embeddings" in (lab_dir / "adc" / "access.log").read_text()  # the traffic is there
+    leaks = [(p.name, secret == HF_TOKEN) for p in logs for secret in (HF_TOKEN, API_KEY)
+             if secret in p.read_text(errors="replace")]
+    assert not leaks
 
     # down: nothing of the lab runs, no namespace or bridge is left
     pids = [row["pid"] for row in report["services"] if row["pid"]]

@@ -195,7 +195,9 @@ def test_lab_up_converge_traffic_down(layout, tmp_path):
     smoke = adcml("lab", "smoke", *where, timeout=300)
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert "adcml lab token --dir" in smoke.stdout and "curl --cacert" in smoke.stdout
-    for line in ("ok  POST /v1/embeddings served by the local pool llm.embed: 200",
+    for line in ("ok  the same again: 200",
+                 "from the ADC's cache (Age: ",
+                 "ok  POST /v1/embeddings served by the local pool llm.embed: 200",
                  "ok  llm.embed's members disabled through NITRO",
                  "ok  POST /v1/embeddings served by the Hugging Face endpoint lab/embedder through "
                  "llm.embed-hf: 200",
@@ -204,6 +206,10 @@ def test_lab_up_converge_traffic_down(layout, tmp_path):
                  "ok  the Hugging Face token is in none of the"):
         assert line in smoke.stdout, smoke.stdout
     assert LAB_HF_TOKEN not in smoke.stdout + smoke.stderr
+    # nor in any log of the lab (the services', the ADC's access log, the endpoint replica's)
+    logs = sorted(p for p in lab_dir.rglob("*.log") if p.is_file())
+    assert {"access.log", "adc.log", "hf.log", "lab--embedder.log"} <= {p.name for p in logs}, logs
+    assert [p.name for p in logs if LAB_HF_TOKEN in p.read_text(errors="replace")] == []
     report = json.loads(adcml("lab", "status", *where, "--json").stdout)
     assert {m["state"] for m in report["members"] if m["servicegroup"] == "llm.embed"} == {"UP"}
     trust = ssl.create_default_context(cafile=str(lab_dir / "pki" / "ca.pem"))

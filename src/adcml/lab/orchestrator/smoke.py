@@ -33,8 +33,9 @@ def token(lab: Lab, user: str, groups: Iterable[str] = (), audience: str = AUDIE
 def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: str = "ana",
           echo: Echo = print, timeout: float = 20.0) -> None:
     """Requests through the gateway's TLS frontend, checked: no token → 401; an ml-trusted
-    user's token → 200 on embeddings and on chat (the demo backends require the injected
-    backend credential there); a token without the group → 403 on chat; then the embed pool's
+    user's token → 200 on embeddings (the same request again: from the ADC's cache) and on
+    chat (the demo backends require the injected backend credential there); a token without
+    the group → 403 on chat; then the embed pool's
     spillover to the Hugging Face endpoint and back (``spillover.check_spillover``), and the HF
     token in none of the answers. LabError on a failure."""
     url = (url or lab.layout.gateway_url).rstrip("/")
@@ -77,6 +78,12 @@ def smoke(lab: Lab, url: str | None = None, ca_file: Path | None = None, user: s
                 raise LabError(f"smoke check failed: no embedding in {reply.text[:300]}")
             echo(f"    an embedding of {len(data[0]['embedding'])} numbers from "
                  f"{reply.json().get('model', '?')}")
+            again = call("/v1/embeddings", bearer, embed_body)
+            expect("the same again", again, 200)
+            if "Age" not in again.headers or again.content != reply.content:
+                raise LabError("smoke check failed: the same embedding request again was not answered "
+                               "from the ADC's cache (the embed pool caches POST /v1/embeddings by body)")
+            echo(f"    from the ADC's cache (Age: {again.headers['Age']}), keyed by the request body")
             expect("the same without a token", call("/v1/embeddings", None, embed_body), 401)
             chat = {"messages": [{"role": "user", "content": "hi"}]}
             expect(f"POST /v1/chat/completions as {user} ({TRUSTED_GROUP}; backend credential "

@@ -152,15 +152,17 @@ def check_spillover(lab: Lab, http: httpx.Client, headers: Mapping[str, str], ec
     """The spillover leg through ``http`` (the gateway, TLS verified) with a caller's
     ``headers``; every answer is added to ``seen``. LabError on a failure; the members are
     enabled again whatever happens."""
-    body = {"input": "hello from the lab, spilled over"}
     expected = fingerprint(f"Bearer {LAB_HF_TOKEN}")
 
     def embed(timeout: float) -> tuple[httpx.Response, list[dict[str, Any]]]:
         """One embedding request; the stand-in's records it caused (503 while the ADC has not
-        seen a change yet, or an endpoint still waking, is retried until ``timeout``)."""
+        seen a change yet, or an endpoint still waking, is retried until ``timeout``). Each
+        has a sentence of its own: the pools cache embeddings by body, and a cached answer
+        would say nothing of who serves."""
         deadline = time.monotonic() + timeout
         while True:
             before = hf_records(lab)
+            body = {"input": f"hello from the lab, spilled over ({time.time_ns()})"}
             reply = http.post("/v1/embeddings", json=body, headers=dict(headers),
                               timeout=SCALE_UP_WAIT + 10)
             seen.append(reply)

@@ -113,7 +113,9 @@ async def serve_forever(server: HFServer) -> None:
     print(f"lab HF: Inference Endpoints API at {server.api_base} (whoami at {server.url}/api/whoami-v2)",
           flush=True)
     print(f"lab HF: endpoints' CA {lab.ca_file}; endpoint names under {lab.domain}", flush=True)
-    print(f"lab HF: tokens from {lab.tokens.path or f'nowhere: built in ({BUILT_IN})'}; "
+    # A token is a secret even when it is a lab value: the banner names its account only.
+    tokens = lab.tokens.path or f"none given: the built-in one of namespace {BUILT_IN.split()[0]}"
+    print(f"lab HF: tokens from {tokens}; "
           f"state in {lab.state_dir or '(memory only)'}; data-plane requests at {server.url}/lab/requests",
           flush=True)
     await stop.wait()

@@ -10,15 +10,12 @@ back as ``tls.certkey: <gw>.cert``; applying that keeps the cert-key and its fil
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
+from adcml.gateway.certificates import upload_certificate
 from adcml.gateway.names import Add, LiveGateway, certkey_name, cs_name
 from adcml.gateway.spec import GatewaySpec, Tls
-from adcml.secret import Secret
 
-SSL_DIR = "/nsconfig/ssl"  # as an appliance reports it: no trailing slash
 ONOFF = {True: "ENABLED", False: "DISABLED"}
 TLS_VERSIONS = ("tls1", "tls11", "tls12", "tls13")
 
@@ -44,18 +41,10 @@ def compile_frontend(add: Add, spec: GatewaySpec, vserver_auth: dict[str, Any]) 
 
 
 def _upload(add: Add, gw: str, tls: Tls) -> str:
-    cert, key = tls.cert_file.read_bytes(), tls.key_file.read_bytes()
-    digest = hashlib.sha256(cert + key).hexdigest()[:10]
     name = certkey_name(gw)
-    cert_name, key_name = f"{name}.{digest}.crt", f"{name}.{digest}.key"
-    add("systemfile", "frontend.tls.cert_file", filename=cert_name, filelocation=SSL_DIR,
-        filecontent=base64.b64encode(cert).decode(), fileencoding="BASE64")
-    add("systemfile", "frontend.tls.key_file", filename=key_name, filelocation=SSL_DIR,
-        filecontent=Secret(base64.b64encode(key).decode()), fileencoding="BASE64")
     passphrase = tls.key_passphrase
-    add("sslcertkey", {"": "frontend.tls", "passplain": "frontend.tls.key_passphrase"},
-        certkey=name, cert=cert_name, key=key_name,
-        passplain=Secret(passphrase.get_secret_value()) if passphrase is not None else None)
+    upload_certificate(add, name, tls.cert_file.read_bytes(), tls.key_file.read_bytes(),
+                       passphrase.get_secret_value() if passphrase is not None else None, "frontend.tls")
     return name
 
 

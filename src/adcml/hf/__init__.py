@@ -32,6 +32,7 @@ from adcml.hf.converge import (
     converge_endpoint,
     endpoint_status,
     endpoint_url,
+    gateway_url,
     plan_endpoint,
 )
 from adcml.hf.plan import EndpointPlan, Live, Step
@@ -41,5 +42,5 @@ __all__ = [
     "API_BASE_ENV", "CA_FILE_ENV", "DEFAULT_TIMEOUT", "DesiredState", "EndpointOutcome",
     "EndpointPlan", "EndpointSpec", "EndpointSpecError", "EndpointType", "Endpoints",
     "HfConnection", "HfError", "HfServiceError", "HfTransportError", "HfWaitError", "Live", "Step",
-    "converge_endpoint", "endpoint_status", "endpoint_url", "parse_spec", "plan_endpoint",
+    "converge_endpoint", "endpoint_status", "endpoint_url", "gateway_url", "parse_spec", "plan_endpoint",
 ]

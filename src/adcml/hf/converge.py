@@ -179,16 +179,21 @@ def endpoint_url(connection: HfConnection, name: str, namespace: str | None = No
     raw = endpoints.get(namespace, name)
     if raw is None:
         raise LookupError(f"there is no Inference Endpoint {namespace}/{name}")
-    status = raw.get("status") or {}
-    url = status.get("url")
+    url = gateway_url(raw.get("status") or {})
     if not url:
         raise LookupError(f"the Inference Endpoint {namespace}/{name} has no URL yet "
                           f"(state {_state(raw)}): create it and wait until it runs")
-    host = status.get("hostName")  # the lab stand-in's URL is its address; it names the host here
-    if host:
-        port = urlsplit(url).port
-        url = f"https://{host}" + (f":{port}" if port and port != 443 else "")
     return url
+
+
+def gateway_url(status: dict[str, Any]) -> str | None:
+    """The URL a gateway reaches an endpoint at, from its ``status``: its host name when the
+    service names it (the lab stand-in's URL is its address), else its URL."""
+    url, host = status.get("url"), status.get("hostName")
+    if url and host:
+        port = urlsplit(url).port
+        return f"https://{host}" + (f":{port}" if port and port != 443 else "")
+    return url or None
 
 
 def _state(raw: dict[str, Any] | None) -> str | None:

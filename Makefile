@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks library module_utils doc_fragments
+	$(VENV)/bin/ruff check src tests benchmarks library module_utils doc_fragments pulumi
 	$(VENV)/bin/lint-imports
 
 test: setup lint

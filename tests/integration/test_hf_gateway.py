@@ -25,9 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from dataplane_kit import backends_fixture, dplab_fixture, free_port, wait_until  # noqa: F401
-from hf_kit import serve_stand_in
-from huggingface_hub import constants
-from huggingface_hub.utils import reset_sessions
+from hf_kit import online_stand_in
 
 from adcml.gateway import converge, load_spec, resolve_endpoints
 from adcml.gateway.members import MemberRef, set_member_state
@@ -58,14 +56,8 @@ def idp():
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory) -> Iterator[HFServer]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite's offline mode: not for the stand-in
-        reset_sessions()
-        try:
-            with serve_stand_in(tmp_path_factory.mktemp("lab-hf"), {"lab": HF_TOKEN}) as server:
-                yield server
-        finally:
-            reset_sessions()
+    with online_stand_in(tmp_path_factory.mktemp("lab-hf"), {"lab": HF_TOKEN}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

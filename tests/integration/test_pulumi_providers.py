@@ -146,6 +146,11 @@ def test_create_diff_update_read_import_delete_against_the_lab(adc, lab_adc):
     # refresh: still there, the outputs as applied
     refreshed = adc.read("llm", updated)
     assert refreshed.id == "llm" and refreshed.outs["spec"] == updated["spec"] and refreshed.inputs is None
+    # adopted with the import resource option: Pulumi reads with the program's inputs; the
+    # outputs keep fingerprints of them, and those inputs are then no change
+    adopted = adc.read("llm", props(grown))
+    assert "pool-backend-token-NEW" not in json.dumps(adopted.outs)
+    assert adc.diff("llm", adopted.outs, props(grown)).changes is False
     # import: the inputs are the gathered spec, and they apply back as a no-op
     imported = adc.read("llm", with_provider(GatewayProvider(), {}))
     assert imported.inputs["spec"]["name"] == "llm" and len(imported.inputs["spec"]["pools"]) == 3
@@ -263,6 +268,8 @@ def test_an_endpoint_is_created_read_imported_updated_and_deleted(stand_in):
     paused = endpoints.update("lab/embedder", created.outs, ep_props(state="paused")).outs
     assert paused["status"] == "paused"
     assert endpoints.read("lab/embedder", paused).outs["status"] == "paused"
+    adopted = endpoints.read("lab/embedder", ep_props(state="paused"))  # the import option
+    assert "upstream-secret-41d2" not in json.dumps(adopted.outs)
     imported = endpoints.read("lab/embedder", with_provider(HfEndpointProvider(), {}))
     assert imported.inputs["spec"]["repository"] == spec["repository"]
     assert imported.inputs["state"] == "paused"

@@ -92,6 +92,8 @@ class HfEndpointProvider(ConfiguredProvider):
         if found is None:
             return dynamic.ReadResult(None, {})
         outs = {**{k: v for k, v in props.items() if k != "connection"}, **_facts(found)}
+        if isinstance(props.get("spec"), Mapping):  # scrubbed: the program's inputs on an import
+            outs["spec"] = scrub(dict(props["spec"]), SECRET_KEYS, salt_of(props["spec"]))
         inputs = None
         if not props.get("spec"):  # pulumi import
             instance = found.get("instance") or {}

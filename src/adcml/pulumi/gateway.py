@@ -98,8 +98,11 @@ class GatewayProvider(ConfiguredProvider):
             return dynamic.ReadResult(None, {})
         state = props.get("state") or DEFAULT_STATE
         applied = props.get("spec") if isinstance(props.get("spec"), Mapping) else None
+        # the outputs of a refresh, or the program's inputs (an import with the import option):
+        # scrubbed either way
+        spec = _scrubbed(applied, salt_of(applied)) if applied is not None else gathered
         outs = {"name": id_, "state": state, "save": bool(props.get("save")), "url": _url(gathered),
-                "spec": applied if applied is not None else gathered, "plan": props.get("plan") or ""}
+                "spec": spec, "plan": props.get("plan") or ""}
         inputs = None if applied is not None else {"spec": gathered, "state": state, "save": False}
         return dynamic.ReadResult(id_, outs, inputs)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -275,3 +276,52 @@ def test_an_endpoint_is_created_read_imported_updated_and_deleted(stand_in):
     assert imported.inputs["state"] == "paused"
     endpoints.delete("lab/embedder", paused)
     assert endpoints.read("lab/embedder", paused).id is None
+
+
+def test_the_sdk_provider_host_runs_the_gateway_provider_over_grpc(lab_adc):
+    """What ``pulumi up`` does with the provider, short of the engine: the SDK's provider host
+    (``python -m pulumi.dynamic``) in its own process, spoken to over gRPC as the engine speaks
+    to it — Configure with the stack's configuration (the password a secret), then Check,
+    Create, Diff, Read and Delete with the serialized provider in the properties."""
+    import asyncio
+
+    import grpc
+    from pulumi.runtime import rpc
+    from pulumi.runtime.proto import provider_pb2 as pb
+    from pulumi.runtime.proto import provider_pb2_grpc
+
+    def struct(value: dict[str, Any]):
+        return asyncio.run(rpc.serialize_properties(value, {}))
+
+    host = subprocess.Popen([sys.executable, "-m", "pulumi.dynamic"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PULUMI_PROJECT": "adcml"})
+    try:
+        port = int(host.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            secret_password = {rpc._special_sig_key: rpc._special_secret_sig, "value": "nsroot"}
+            stub.Configure(pb.ConfigureRequest(acceptSecrets=True, args=struct({
+                "adcml:nsip": lab_adc.nsip, "adcml:nitroUser": "nsroot", "adcml:nitroPass": secret_password,
+                "adcml:nitroProtocol": "http"})))
+            urn = "urn:pulumi:lab::adcml::pulumi-python:dynamic/adcml:Gateway::llm-gateway"
+            news = props(SPEC)
+            checked = stub.Check(pb.CheckRequest(urn=urn, olds=struct({}), news=struct(news)))
+            assert not checked.failures
+            created = stub.Create(pb.CreateRequest(urn=urn, properties=checked.inputs))
+            outs = rpc.deserialize_properties(created.properties)
+            assert created.id == "llm" and "+ csvserver llm.cs" in outs["plan"]
+            assert TOKEN not in json.dumps(outs)
+            diff = pb.DiffRequest(id="llm", urn=urn, olds=created.properties, news=checked.inputs)
+            assert stub.Diff(diff).changes == pb.DiffResponse.DIFF_NONE
+            with client(lab_adc.nsip) as nitro:
+                nitro.update("lbvserver", {"name": "llm.embed", "lbmethod": "ROUNDROBIN"})
+            assert stub.Diff(diff).changes == pb.DiffResponse.DIFF_SOME
+            read = stub.Read(pb.ReadRequest(id="llm", urn=urn, properties=created.properties))
+            assert read.id == "llm"
+            stub.Delete(pb.DeleteRequest(id="llm", urn=urn, properties=created.properties))
+            with client(lab_adc.nsip) as nitro:
+                assert gather(nitro, "llm") is None
+    finally:
+        host.terminate()
+        _, errors = host.communicate(timeout=30)
+    assert "nsroot" not in errors  # the host's log (stderr) never shows the password

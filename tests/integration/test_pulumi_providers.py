@@ -325,3 +325,26 @@ def test_the_sdk_provider_host_runs_the_gateway_provider_over_grpc(lab_adc):
         host.terminate()
         _, errors = host.communicate(timeout=30)
     assert "nsroot" not in errors  # the host's log (stderr) never shows the password
+
+
+def test_a_new_oidc_client_secret_is_written_though_the_adc_never_shows_it(adc, lab_adc):
+    """The engine cannot see an OAuth client secret on the ADC, so a plan alone would never
+    write a new one; the secret's fingerprint tells the provider, which writes it again."""
+    oidc = {"issuer": "http://127.0.0.1:5556", "jwks_url": "http://127.0.0.1:5556/jwks",
+            "token_endpoint": "http://127.0.0.1:5556/oauth2/token", "audience": "lab",
+            "client_id": "gw-client", "client_secret": "client-secret-one"}
+    spec = {**SPEC, "auth": {"oidc": oidc}}
+    outs = adc.create(props(spec)).outs
+
+    def live_secret() -> str:
+        [action] = running_config(lab_adc.url)["authenticationoauthaction"]
+        return action["clientsecret"]
+
+    assert live_secret() == "client-secret-one"
+    rotated = {**SPEC, "auth": {"oidc": {**oidc, "client_secret": "client-secret-two"}}}
+    assert not adc.preview(props(rotated)).changed  # the plan cannot tell
+    assert adc.diff("llm", outs, props(rotated)).changes is True  # the fingerprint can
+    updated = adc.update("llm", outs, props(rotated)).outs
+    assert live_secret() == "client-secret-two"
+    assert "client-secret" not in json.dumps(updated)
+    assert adc.diff("llm", updated, props(rotated)).changes is False

@@ -1,6 +1,7 @@
 """Plan tests as data: each case in plan_cases/*.yml is {state, desired, live, expect}, run
 by this one runner with no server. ``expect`` lists [action, resource, name, reason?, after?] in
-plan order (execution order is Plan.steps()); ``after``: attributes the change must write."""
+plan order (execution order is Plan.steps()); ``after``: attributes the change must write;
+``write_secrets: true`` plans as for a changed secret the appliance never shows."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def test_plan_case(case):
         with pytest.raises(KeptValueMissing, match=case["raises"]):
             make_plan(desired, live, case["state"], owner("gw"))
         return
-    plan = make_plan(desired, live, case["state"], owner("gw"))
+    plan = make_plan(desired, live, case["state"], owner("gw"),
+                     write_secrets=case.get("write_secrets", False))
     ordered = list({id(c): c for _, c in plan.steps()}.values())  # execution order, once each
     got = [[c.action.value, c.resource, c.name] for c in ordered]
     assert got == [e[:3] for e in case["expect"]], plan.render()

@@ -46,11 +46,12 @@ class Outcome:
 
 
 def plan_objects(client: NitroClient, desired: Iterable[Desired], state: State | str, owned: Owned,
-                 resources: Iterable[str]) -> Plan:
-    """Plan any set of objects (a gateway, one component, one resource) against live state."""
+                 resources: Iterable[str], *, write_secrets: bool = False) -> Plan:
+    """Plan any set of objects (a gateway, one component, one resource) against live state;
+    ``write_secrets``: rewrite the secrets the appliance does not show (``make_plan``)."""
     before = client.request_count
     live = read_live(client, resources)
-    plan = make_plan(desired, live, state, owned)
+    plan = make_plan(desired, live, state, owned, write_secrets=write_secrets)
     plan.reads = client.request_count - before
     return plan
 

@@ -64,8 +64,10 @@ def name_of(res: Resource, ident: tuple) -> str:
 
 
 def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
-              owned: Owned) -> Plan:
-    """Compare desired objects with live ones and return the ordered changes."""
+              owned: Owned, *, write_secrets: bool = False) -> Plan:
+    """Compare desired objects with live ones and return the ordered changes. An appliance
+    never shows some secrets (an OAuth client secret): they count as the same unless
+    ``write_secrets``, which rewrites each of them that can change in place (a rotation)."""
     state = State(state)
     wanted: dict[tuple[str, tuple], Desired] = {}
     for obj in desired:
@@ -79,7 +81,8 @@ def make_plan(desired: Iterable[Desired], live: LiveState, state: State | str,
     for (resource, ident), obj in wanted.items():
         res = obj.schema
         before = live.get(resource, {}).get(ident)
-        change = _compare(res, ident, obj.attrs, before, strict=state is not State.MERGED)
+        change = _compare(res, ident, obj.attrs, before, strict=state is not State.MERGED,
+                          write_secrets=write_secrets)
         if change is None:
             plan.unchanged += 1
         else:
@@ -112,7 +115,7 @@ def _implied_parent(res: Resource, name: Any, wanted_key: tuple[str, tuple]) -> 
 
 
 def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, Any] | None,
-             *, strict: bool) -> Change | None:
+             *, strict: bool, write_secrets: bool = False) -> Change | None:
     name = name_of(res, ident)
     lvl = level(res.name)
     if have is None:
@@ -128,7 +131,8 @@ def _compare(res: Resource, ident: tuple, want: dict[str, Any], have: dict[str, 
         attr = res.attr(key)
         if attr is None or key in res.identity or attr.write_only:
             continue
-        if not _equal(attr, value, have.get(attr.name, attr.default)):
+        if not _equal(attr, value, have.get(attr.name, attr.default)) or (
+                write_secrets and _unseen_secret(res, attr, value, have)):
             differs[attr.name] = value
             if res.is_binding:
                 replace_reasons.append(f"{attr.name} of a binding changes by unbind and bind")
@@ -212,6 +216,12 @@ def _resolve_kept(obj: Desired, after: dict[str, Any] | None, have: dict[str, An
             continue
         out[key] = Secret(str(live)) if key in SECRET_ATTRS else live
     return out
+
+
+def _unseen_secret(res: Resource, attr, want: Any, have: dict[str, Any]) -> bool:
+    """A secret the appliance does not show, which can be written again in place."""
+    return (isinstance(want, Secret) and have.get(attr.name) is None and not attr.immutable
+            and not res.is_binding and (res.updatable is None or attr.name in res.updatable))
 
 
 def _equal(attr, want: Any, have: Any) -> bool:

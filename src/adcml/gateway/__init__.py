@@ -32,12 +32,15 @@ from adcml.gateway.spec import SECRET_KEPT, GatewaySpec, SpecError
 from adcml.nitro import NitroClient
 
 
-def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = State.MERGED) -> Plan:
+def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = State.MERGED, *,
+                 write_secrets: bool = False) -> Plan:
     """The changes that make the ADC match ``spec``. Raises SpecError, before reading the ADC,
     for anything the appliance would refuse, and for a secret kept from the live ADC
-    (``SECRET_KEPT``) that has no live value to keep."""
+    (``SECRET_KEPT``) that has no live value to keep. ``write_secrets``: write again the
+    secrets an appliance never shows (the OIDC client secret), for a secret that changed."""
     try:
-        return plan_objects(client, compiled(spec), state, gateway_owner(spec), RESOURCES)
+        return plan_objects(client, compiled(spec), state, gateway_owner(spec), RESOURCES,
+                            write_secrets=write_secrets)
     except KeptValueMissing as exc:
         raise SpecError(sorted({(obj.field_of(attr), f"the marker that keeps the live value is given, but "
                                                      f"there is none to keep ({why})")
@@ -45,10 +48,11 @@ def plan_gateway(client: NitroClient, spec: GatewaySpec, state: State | str = St
 
 
 def converge(client: NitroClient, spec: GatewaySpec, state: State | str = State.MERGED, *,
-             check: bool = False, save: bool = False, progress: Progress | None = None) -> Outcome:
+             check: bool = False, save: bool = False, progress: Progress | None = None,
+             write_secrets: bool = False) -> Outcome:
     """Plan, and unless ``check``, apply; ``save`` writes the config after a change."""
-    return converge_objects(client, plan_gateway(client, spec, state), check=check, save=save,
-                            progress=progress)
+    return converge_objects(client, plan_gateway(client, spec, state, write_secrets=write_secrets),
+                            check=check, save=save, progress=progress)
 
 
 def delete_gateway(client: NitroClient, name: str, *, check: bool = False, save: bool = False,

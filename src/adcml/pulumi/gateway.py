@@ -45,7 +45,7 @@ from adcml.pulumi.dynamic import (
     state_failures,
     with_secret_outputs,
 )
-from adcml.pulumi.fingerprints import salt_of, scrub
+from adcml.pulumi.fingerprints import salt_of, scrub, secrets_in
 
 STATES = ("merged", "replaced", "overridden")
 DEFAULT_STATE = "overridden"
@@ -82,7 +82,12 @@ class GatewayProvider(ConfiguredProvider):
         return dynamic.CreateResult(spec.name, self._apply(props, spec, salt=None))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        return dynamic.UpdateResult(self._apply(news, self.spec_of(news), salt=salt_of(olds.get("spec"))))
+        """Converge; when a secret's fingerprint changed, the secrets the ADC never shows (the
+        OIDC client secret) are written again too: the plan alone could not see the change."""
+        salt = salt_of(olds.get("spec"))
+        rotated = secrets_in(_scrubbed(news["spec"], salt), SECRET_FIELDS) != secrets_in(
+            olds.get("spec"), SECRET_FIELDS)
+        return dynamic.UpdateResult(self._apply(news, self.spec_of(news), salt=salt, write_secrets=rotated))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         with nitro_client(self._config, props.get("connection")) as client:
@@ -122,10 +127,11 @@ class GatewayProvider(ConfiguredProvider):
         with nitro_client(self._config, props.get("connection")) as client:
             return plan_gateway(client, spec, State(props.get("state") or DEFAULT_STATE))
 
-    def _apply(self, props: Mapping[str, Any], spec: GatewaySpec, salt: str | None) -> dict[str, Any]:
+    def _apply(self, props: Mapping[str, Any], spec: GatewaySpec, salt: str | None,
+               write_secrets: bool = False) -> dict[str, Any]:
         with nitro_client(self._config, props.get("connection")) as client:
             outcome = converge(client, spec, State(props.get("state") or DEFAULT_STATE),
-                               save=bool(props.get("save")))
+                               save=bool(props.get("save")), write_secrets=write_secrets)
         return {"name": spec.name, "state": props.get("state") or DEFAULT_STATE,
                 "save": bool(props.get("save")), "url": _url(props["spec"]),
                 "spec": _scrubbed(props["spec"], salt), "plan": outcome.plan.render()}

@@ -1,6 +1,6 @@
 """The secure inference path end to end, as a user meets it: a gateway converged by the engine
 onto a lab ADC that carries traffic, a TLS frontend with a lab-CA certificate, bearer tokens
-from the lab IdP (a maintained OIDC provider), real HTTP clients."""
+from the lab IdP (an OpenID provider on authlib), real HTTP clients."""
 
 from __future__ import annotations
 

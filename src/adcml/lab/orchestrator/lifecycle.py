@@ -69,8 +69,9 @@ def up(lab: Lab, echo: Echo = print, timeout: float = 30.0) -> bool:
     services = lab.services()
     live = {s.name for s in services if running(lab.pid_file(s.name))}
     if "idp" not in live and "adc" in live:
-        # The IdP signs with a new key at each start and its tokens carry no key id: an ADC that
-        # cached the old key would refuse every new token. Restart it with the IdP.
+        # The IdP signs with a new key at each start: an ADC that cached the old key refuses new
+        # tokens until it fetches the JWKS again (for an unknown kid, at most every few seconds).
+        # Restart it with the IdP, so that new tokens pass at once.
         echo("the IdP is not running but the ADC is: restarting the ADC too (it caches the "
              "IdP's signing key)")
         stop(lab.pid_file("adc"))

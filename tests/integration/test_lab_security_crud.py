@@ -23,6 +23,7 @@ REWRITE = {"name": "inject-key", "type": "insert_http_header", "target": "Author
            "stringbuilderexpr": '"Bearer s3cr3t-backend"'}
 RESPOND = {"name": "too-many", "type": "respondwith", "target": RESPOND_429}
 AUTH_VS = {"name": "auth", "servicetype": "SSL"}
+SESSION = {"name": "web", "sesstimeout": 30, "defaultauthorizationaction": "allow"}
 
 
 @dataclass
@@ -106,12 +107,23 @@ CASES = [
           "authenticationlevel": "0"},
          {"authenticationlevel": 10}, {"authenticationlevel": "10"}, 258,
          needs=(("authenticationvserver", AUTH_VS),)),
+    Case("tmsessionaction", SESSION,
+         {"sesstimeout": "30", "defaultauthorizationaction": "ALLOW", "httponlycookie": "YES",
+          "sso": "OFF"},
+         {"sesstimeout": 10, "persistentcookie": "on", "persistentcookievalidity": 60},
+         {"sesstimeout": "10", "persistentcookie": "ON", "persistentcookievalidity": "60"}, 258),
+    Case("tmsessionpolicy", {"name": "web", "rule": "true", "action": "web"},
+         {"rule": "true", "action": "web"},
+         {"rule": 'HTTP.REQ.HOSTNAME.EQ("web.lab.test")'},
+         {"rule": 'HTTP.REQ.HOSTNAME.EQ("web.lab.test")'}, 2054,
+         needs=(("tmsessionaction", SESSION),)),
 ]
 
 
 def test_every_security_resource_is_covered():
     bindings = {r.name for r in SECURITY_RESOURCES if r.is_binding}
-    assert {c.resource for c in CASES} | bindings == {r.name for r in SECURITY_RESOURCES}
+    singletons = {"tmsessionparameter"}  # test_tm_session_parameters_are_global_settings
+    assert {c.resource for c in CASES} | bindings | singletons == {r.name for r in SECURITY_RESOURCES}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.resource)
@@ -183,6 +195,15 @@ def test_the_client_secret_is_never_returned(api):
     ("responderaction", {"name": "r", "type": "redirect"}, 1095, "target, needed by type redirect"),
     ("responderaction", {**RESPOND, "responsestatuscode": 600}, 1097, "responsestatuscode"),
     ("responderpolicy", {"name": "p", "rule": "true"}, 1095, "action"),
+    ("tmsessionaction", {"name": "s", "sesstimeout": 0}, 1097, "sesstimeout"),
+    ("tmsessionaction", {"name": "s", "defaultauthorizationaction": "MAYBE"}, 1097,
+     "defaultauthorizationaction"),
+    ("tmsessionaction", {"name": "s", "persistentcookievalidity": 60}, 1093,
+     "persistentcookievalidity, needs persistentcookie ON"),
+    ("tmsessionaction", {"name": "s", "persistentcookie": "OFF", "persistentcookievalidity": 5},
+     1093, "persistentcookie ON"),
+    ("tmsessionpolicy", {"name": "p", "rule": "true", "action": "nope"}, 258, "action, nope"),
+    ("tmsessionpolicy", {"name": "p", "action": "nope"}, 1095, "rule"),
     ("rewritepolicy", {"name": "p", "action": "NOREWRITE"}, 1095, "rule"),
     ("rewritepolicy", {"name": "p", "rule": "true", "action": "NOREWRITE", "undefaction": "NOOP"},
      1097, "undefaction"),
@@ -253,3 +274,51 @@ def test_renaming_an_action_follows_its_policies(api):
     api.must_add("rewritepolicy", {"name": "inject", "rule": "true", "action": "inject-key"})
     api.ok(api.act("rewriteaction", "rename", {"name": "inject-key", "newname": "inject-key-v2"}))
     assert api.one("rewritepolicy", "inject")["action"] == "inject-key-v2"
+
+
+def test_tm_session_parameters_are_global_settings(api):
+    defaults = {"sesstimeout": "30", "defaultauthorizationaction": "DENY", "httponlycookie": "YES",
+                "persistentcookie": "OFF", "sso": "OFF"}
+    got = api.ok(api.get("tmsessionparameter"))["tmsessionparameter"]
+    assert {k: got.get(k) for k in defaults} == defaults
+    api.ok(api.update("tmsessionparameter", {"sesstimeout": 15, "defaultauthorizationaction": "allow"}))
+    got = api.ok(api.get("tmsessionparameter"))["tmsessionparameter"]
+    assert (got["sesstimeout"], got["defaultauthorizationaction"]) == ("15", "ALLOW")
+    api.fails(api.update("tmsessionparameter", {"sesstimeout": 0}), 599, 1097, "sesstimeout")
+    api.fails(api.update("tmsessionparameter", {"persistentcookievalidity": 5}), 599, 1093,
+              "persistentcookie ON")
+    api.fails(api.update("tmsessionparameter", {"colour": "blue"}), 599, 278, "colour")
+    api.ok(api.act("tmsessionparameter", "unset", {"sesstimeout": True, "defaultauthorizationaction": True}))
+    got = api.ok(api.get("tmsessionparameter"))["tmsessionparameter"]
+    assert (got["sesstimeout"], got["defaultauthorizationaction"]) == ("30", "DENY")
+    api.fails(api.add("tmsessionparameter", {"sesstimeout": 5}), 599, 257, "cannot be added")
+
+
+def test_a_session_action_in_use_cannot_be_removed(api):
+    api.must_add("authenticationvserver", AUTH_VS)
+    api.must_add("tmsessionaction", SESSION)
+    api.must_add("tmsessionpolicy", {"name": "web", "rule": "true", "action": "web"})
+    api.fails(api.delete("tmsessionaction", "web"), 599, 315, "tmsessionpolicy web")
+    binding = {"name": "auth", "policy": "web", "priority": 100}
+    api.ok(api.bind("authenticationvserver_tmsessionpolicy_binding", binding), 200)
+    got = api.all("authenticationvserver_tmsessionpolicy_binding", "/auth")
+    assert [(b["policy"], b["priority"]) for b in got] == [("web", "100")]
+    api.fails(api.delete("tmsessionpolicy", "web"), 599, 315, "authenticationvserver_tmsessionpolicy_binding")
+    api.fails(api.bind("authenticationvserver_tmsessionpolicy_binding", {**binding, "policy": "nope"}),
+              599, 2054, "nope")
+    api.ok(api.delete("authenticationvserver_tmsessionpolicy_binding", "auth", policy="web"))
+    api.ok(api.delete("tmsessionpolicy", "web"))
+    api.ok(api.delete("tmsessionaction", "web"))
+
+
+def test_a_cs_action_targets_an_lb_vserver_or_an_authentication_vserver(api):
+    api.must_add("lbvserver", {"name": "pool", "servicetype": "HTTP"})
+    api.must_add("authenticationvserver", AUTH_VS)
+    api.fails(api.add("csaction", {"name": "a"}), 599, 1095, "targetlbvserver or targetvserver")
+    api.fails(api.add("csaction", {"name": "a", "targetlbvserver": "pool", "targetvserver": "auth"}),
+              599, 1092, "targetlbvserver, targetvserver")
+    api.fails(api.add("csaction", {"name": "a", "targetvserver": "nope"}), 599, 258, "targetvserver, nope")
+    api.must_add("csaction", {"name": "a", "targetvserver": "auth"})
+    assert api.one("csaction", "a")["targetvserver"] == "auth"
+    api.fails(api.delete("authenticationvserver", "auth"), 599, 315, "csaction a")
+    api.fails(api.update("csaction", {"name": "a", "targetlbvserver": "pool"}), 599, 1092)

@@ -224,8 +224,12 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "csaction", key="name", feature="CS",
-        attrs=(_name("name"), _str("targetlbvserver", required=True, ref="lbvserver"), COMMENT,
+        attrs=(_name("name"), _str("targetlbvserver", ref="lbvserver"),
+               _str("targetvserver", ref="authenticationvserver"), COMMENT,
                _ro("hits", Kind.INT), _ro("referencecount", Kind.INT)),
+        # Exactly one target: an LB vserver, or an authentication vserver (browser sign-in).
+        exclusive=(("targetlbvserver", "targetvserver"),),
+        one_of=(("targetlbvserver", "targetvserver"),),
         actions=frozenset({"rename"}),
     ),
     Resource(

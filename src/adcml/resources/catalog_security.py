@@ -32,6 +32,7 @@ LOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "I
 JWT_ALGORITHMS = ("HS256", "RS256", "RS512")
 LABEL_TYPES = ("reqvserver", "resvserver", "policylabel")
 ACTIONS = frozenset({"rename", "unset"})
+AUTHORIZATION = ("ALLOW", "DENY")
 
 
 def _rule(**kw) -> Attr:
@@ -46,6 +47,23 @@ def _goto() -> Attr:
 
 def _logaction() -> Attr:
     return _str("logaction", ref="auditmessageaction")
+
+
+def _session_settings(*, defaults: bool) -> tuple[Attr, ...]:
+    """A TM session's settings: ``tmsessionparameter``'s defaults, or a ``tmsessionaction``'s
+    overrides (unset there: the global value applies; only httponlycookie and sso default)."""
+    def default(value):
+        return value if defaults else None
+
+    return (
+        _int("sesstimeout", default=default(30), lo=1, hi=4294967295),  # idle minutes
+        _enum("defaultauthorizationaction", AUTHORIZATION, default=default("DENY")),
+        _enum("httponlycookie", YESNO, default="YES"),
+        _enum("persistentcookie", ONOFF, default=default("OFF")),
+        _int("persistentcookievalidity", lo=1, hi=4294967295),
+        _enum("sso", ONOFF, default="OFF"),
+        _str("homepage", default=default("None"), max_len=255),
+    )
 
 
 def policy_binding(parent: str, policy: str, bindpoints: tuple[str, ...]) -> Resource:
@@ -282,6 +300,41 @@ SECURITY_RESOURCES: tuple[Resource, ...] = (
             _str("nextfactor", immutable=True),
         ),
         delete_args=("policy", "priority"),
+    ),
+    # --- AAA-TM sessions: what a browser's sign-in session is (docs/nitro-facts.md) --------
+    Resource(
+        "tmsessionaction", key="name", feature="AAA",
+        attrs=(
+            _name("name"),
+            *_session_settings(defaults=False),
+        ),
+        actions=ACTIONS,
+    ),
+    Resource(
+        "tmsessionpolicy", key="name", feature="AAA", missing=E.NO_SUCH_POLICY,
+        attrs=(
+            _name("name"),
+            _rule(),
+            _str("action", required=True, ref="tmsessionaction"),
+            _ro("hits", Kind.INT),
+        ),
+        actions=ACTIONS,
+    ),
+    Resource(
+        "authenticationvserver_tmsessionpolicy_binding", key="name",
+        kind=ResourceKind.BINDING, parent="authenticationvserver", member_key=("policy",),
+        attrs=(
+            _name("name", ref="authenticationvserver"),
+            _str("policy", required=True, ref="tmsessionpolicy", immutable=True),
+            _int("priority", lo=1, hi=PRIORITY_MAX, required=True, immutable=True),
+            _goto(),
+        ),
+        delete_args=("policy",),
+    ),
+    Resource(
+        "tmsessionparameter", key="sesstimeout", kind=ResourceKind.SINGLETON, feature="AAA",
+        attrs=_session_settings(defaults=True),
+        actions=frozenset({"unset"}),
     ),
     Resource(
         "authenticationauthnprofile", key="name", feature="AAA",

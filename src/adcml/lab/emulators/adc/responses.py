@@ -29,7 +29,7 @@ E = ErrorCode
 log = logging.getLogger("adcml.lab")
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_REQUEST_BODY = 4 * 1024 * 1024  # room for a 2 MB systemfile, base64-encoded
-SINGLETONS_AS_OBJECT = {"nsversion", "nsconfig", "nsfeature"}
+SINGLETONS_AS_OBJECT = {"nsversion", "nsconfig", "nsfeature", "tmsessionparameter"}
 
 
 @dataclass

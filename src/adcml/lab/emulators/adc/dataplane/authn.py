@@ -21,6 +21,7 @@ The user name is the ``usernamefield`` claim (``sub`` by default); the claims na
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -68,6 +69,12 @@ class OAuthSpec:
     usernamefield: str
     attributes: tuple[str, ...]
     clientsecret: str | None = field(default=None, repr=False)
+    # The browser code flow (``forms``): where to send the browser, where to exchange the code.
+    authorizationendpoint: str | None = None
+    tokenendpoint: str | None = None
+    clientid: str | None = None
+    pkce: bool = True
+    client_auth: str = "client_secret_post"
 
     @classmethod
     def from_row(cls, row: dict) -> OAuthSpec:
@@ -81,6 +88,10 @@ class OAuthSpec:
             algorithms=tuple(a.upper() for a in algorithms),
             usernamefield=row.get("usernamefield") or "sub", attributes=tuple(dict.fromkeys(names)),
             clientsecret=row.get("clientsecret"),
+            authorizationendpoint=row.get("authorizationendpoint"),
+            tokenendpoint=row.get("tokenendpoint"), clientid=row.get("clientid"),
+            pkce=row.get("pkce", "ENABLED") == "ENABLED",
+            client_auth=row.get("tokenendpointauthmethod") or "client_secret_post",
         )
 
 
@@ -152,6 +163,12 @@ class Authenticator:
         raise last or TokenRejected(f"no authentication policy of {spec.vserver} matched")
 
     async def _validate(self, action: OAuthSpec, token: str) -> Identity:
+        claims = await self.verified_claims(action, token, action.audience)
+        return identity_from(action, claims)
+
+    async def verified_claims(self, action: OAuthSpec, token: str, audience: str | None) -> dict:
+        """The claims of ``token`` once its signature (the action's keys), ``iss``, ``aud``
+        (``audience``), ``exp`` and ``nbf`` are checked; TokenRejected otherwise."""
         keys = await self._keyset(action, force=False)
         cached = self._verified.get((action, token))
         if cached is not None and cached[0] is keys:
@@ -173,25 +190,27 @@ class Authenticator:
         registry = jwt.JWTClaimsRegistry(
             leeway=action.skew_s, exp={"essential": True},
             **({"iss": {"essential": True, "value": action.issuer}} if action.issuer else {}),
-            **({"aud": {"essential": True, "value": action.audience}} if action.audience else {}),
+            **({"aud": {"essential": True, "value": audience}} if audience else {}),
         )
         try:
             registry.validate(claims)
         except JoseError as exc:
             raise TokenRejected(f"claims: {exc.error}: {exc.description or ''}".strip()) from None
-        user = claims.get(action.usernamefield)
-        if not isinstance(user, str) or not user:
-            raise TokenRejected(f"no {action.usernamefield} claim")
-        attributes = {}
-        for name in action.attributes:
-            value = claims.get(name)
-            if value is None:
-                continue
-            if isinstance(value, list):
-                attributes[name] = [v if isinstance(v, str) else json.dumps(v) for v in value]
-            else:
-                attributes[name] = value if isinstance(value, str) else json.dumps(value)
-        return Identity(user, attributes, action.name)
+        return claims
+
+    async def post_form(self, url: str, form: dict[str, str],
+                        auth: tuple[str, str] | None) -> tuple[int, Any]:
+        """POST a form through the data plane's address policy (the token endpoint): the
+        status and the JSON answer (None when the answer is not JSON)."""
+        headers = {}
+        if auth:
+            pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        async with self._http().post(url, data=form, headers=headers, allow_redirects=False) as response:
+            try:
+                return response.status, await response.json(content_type=None)
+            except ValueError:
+                return response.status, None
 
     def _decode(self, action: OAuthSpec, token: str, keys: KeySet | None):
         def resolve(obj):
@@ -249,3 +268,20 @@ class Authenticator:
         usable = [k for k in data["keys"] if isinstance(k, dict) and k.get("kty") in ("RSA", "oct")
                   and k.get("use", "sig") == "sig"]
         return KeySet.import_key_set({"keys": usable})
+
+
+def identity_from(action: OAuthSpec, claims: dict) -> Identity:
+    """The user (``usernamefield``) and attributes (``attributes``) a token's claims give."""
+    user = claims.get(action.usernamefield)
+    if not isinstance(user, str) or not user:
+        raise TokenRejected(f"no {action.usernamefield} claim")
+    attributes = {}
+    for name in action.attributes:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            attributes[name] = [v if isinstance(v, str) else json.dumps(v) for v in value]
+        else:
+            attributes[name] = value if isinstance(value, str) else json.dumps(value)
+    return Identity(user, attributes, action.name)

@@ -39,6 +39,14 @@ from multidict import CIMultiDict
 from adcml.lab.emulators.adc.dataplane.authn import Authenticator, AuthnSpec, OAuthSpec, TokenRejected
 from adcml.lab.emulators.adc.dataplane.flow import Flow
 from adcml.lab.emulators.adc.dataplane.limits import Limits
+from adcml.lab.emulators.adc.dataplane.signin import (
+    AuthRoute,
+    FormsSpec,
+    SignIns,
+    compile_auth_routes,
+    compile_auth_vserver,
+    compile_forms,
+)
 from adcml.policy import evaluate, parse, parse_string_builder, render_string
 
 log = logging.getLogger("adcml.lab.dataplane")
@@ -71,9 +79,22 @@ class VsPolicies:
     authn: AuthnSpec | None
     responders: tuple[Bound, ...]
     rewrites: tuple[Bound, ...]
+    forms: FormsSpec | None = None  # browser sign-in (authentication ON, an authentication host)
+    auth_routes: tuple[AuthRoute, ...] = ()  # CS policies to authentication vservers
+    signins: SignIns | None = None
 
     async def on_request(self, flow: Flow) -> web.StreamResponse | None:
-        if self.authn is not None and flow.user is None:
+        if self.auth_routes:  # how the authentication vserver is reached: before sign-in
+            ctx = flow.context()
+            for route in self.auth_routes:
+                if evaluate(route.rule, ctx):
+                    flow.record.route = route.policy
+                    return await self.signins.serve(flow, route.auth)
+        if self.forms is not None and flow.user is None:
+            early = await self.signins.guard(flow, self.forms)
+            if early is not None:
+                return early
+        elif self.authn is not None and flow.user is None:
             ctx = flow.context()
             try:
                 identity = await flow.authenticator.authenticate(
@@ -220,6 +241,7 @@ class RequestPolicies:
     def __init__(self, policy) -> None:
         self.authenticator = Authenticator(policy)
         self.limits = Limits()
+        self.signins = SignIns()  # browser sessions: kept across config changes
 
     async def close(self) -> None:
         await self.authenticator.close()
@@ -233,6 +255,13 @@ class RequestPolicies:
         features = store.features
         name = row["name"]
         authn = _authn(part, row, compile_rule) if "AAA" in features else None
+        forms = auth_routes = None
+        if authn is not None:
+            forms = compile_forms(part, row, compile_auth_vserver(part, authn.vserver, authn, compile_rule))
+            authn = None if forms is not None else authn
+        if "AAA" in features and kind == "csvserver":
+            auth_routes = compile_auth_routes(
+                part, name, lambda vs: _auth_policies(part, vs, compile_rule), compile_rule)
         responders = rewrites = ()
         if "RESPONDER" in features:
             responders = _bindings(part, f"{kind}_responderpolicy_binding", "responderpolicy",
@@ -240,9 +269,10 @@ class RequestPolicies:
         if "REWRITE" in features:
             rewrites = _bindings(part, f"{kind}_rewritepolicy_binding", "rewritepolicy",
                                  "rewriteaction", name, compile_rule, _rewrite_action)
-        if authn is None and not responders and not rewrites:
+        if authn is None and forms is None and not auth_routes and not responders and not rewrites:
             return None
-        return VsPolicies(kind, name, authn, responders, rewrites)
+        return VsPolicies(kind, name, authn, responders, rewrites, forms, auth_routes or (),
+                          self.signins)
 
 
 def _authn(part, row: dict, compile_rule) -> AuthnSpec | None:
@@ -253,6 +283,11 @@ def _authn(part, row: dict, compile_rule) -> AuthnSpec | None:
         vsname = part.table("authenticationauthnprofile").get((row["authnprofile"],), {}).get("authnvsname")
     if not vsname:
         return None
+    return _auth_policies(part, vsname, compile_rule)
+
+
+def _auth_policies(part, vsname: str, compile_rule) -> AuthnSpec:
+    """The OAuth policies bound to authentication vserver ``vsname``, in priority order."""
     vs = part.table("authenticationvserver").get((vsname,), {})
     policies = []
     actions = part.table("authenticationoauthaction")

@@ -78,6 +78,13 @@ class Behaviour:
     def render_singleton(self, store, part) -> dict:
         raise NitroFault(E.NOT_PERMITTED)
 
+    def set_singleton(self, store, part, res: Resource, body: dict) -> None:
+        """PUT on a singleton (without a name): its settings."""
+        raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be updated")
+
+    def unset_singleton(self, store, part, res: Resource, body: dict) -> None:
+        raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be unset")
+
 
 def _write_only(res: Resource, key: str) -> bool:
     attr = res.attr(key)

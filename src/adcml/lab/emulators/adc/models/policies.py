@@ -15,6 +15,7 @@ from adcml.lab.emulators.adc.models.expressions import check_text, limit_users
 from adcml.resources import SCHEMA, ErrorCode, Resource
 from adcml.resources.catalog_security import RESPONDER_BUILTINS, REWRITE_BUILTINS
 from adcml.resources.model import Syntax
+from adcml.resources.values import BadValue, canonical
 
 E = ErrorCode
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
@@ -168,6 +169,81 @@ def _items(obj: dict) -> None:
                          f"rule, {len(rule)} expressions: one to {MAX_SELECTOR_ITEMS} allowed")
 
 
+class SessionAction(Behaviour):
+    """A tmsessionaction: ``persistentcookievalidity`` only with ``persistentcookie ON``."""
+
+    def prepare_add(self, store, part, res, obj):
+        _persistent_validity(obj)
+
+    def apply_update(self, store, part, res, row, changes):
+        _persistent_validity({**row, **changes})
+        super().apply_update(store, part, res, row, changes)
+
+
+def _persistent_validity(merged: dict) -> None:
+    if merged.get("persistentcookievalidity") is not None and merged.get("persistentcookie") != "ON":
+        raise NitroFault(E.PREREQUISITE_MISSING,
+                         "persistentcookievalidity, needs persistentcookie ON")
+
+
+class CsAction(Behaviour):
+    """A CS action switches to one target: an update cannot give it a second one."""
+
+    def apply_update(self, store, part, res, row, changes):
+        merged = {**row, **changes}
+        if merged.get("targetlbvserver") is not None and merged.get("targetvserver") is not None:
+            raise NitroFault(E.BOTH_SPECIFIED, "targetlbvserver, targetvserver")
+        super().apply_update(store, part, res, row, changes)
+
+
+class SessionParameter(Behaviour):
+    """``tmsessionparameter``: the global TM session settings, one per partition; read, set
+    (PUT without a name) and unset, never added or removed. Stored as one row."""
+
+    ROW = ("tmsessionparameter",)
+
+    def row(self, part) -> dict:
+        return part.table("tmsessionparameter").setdefault(self.ROW, {})
+
+    def render_singleton(self, store, part):
+        return store.render(part, SCHEMA["tmsessionparameter"], self.row(part))
+
+    def set_singleton(self, store, part, res: Resource, body: dict) -> None:
+        changes = _settings(res, body)
+        merged = {**self.row(part), **changes}
+        merged.setdefault("persistentcookie", "OFF")
+        _persistent_validity(merged)
+        self.row(part).update(changes)
+
+    def unset_singleton(self, store, part, res: Resource, body: dict) -> None:
+        names = [_setting(res, key).name for key in body]
+        row = self.row(part)
+        for name in names:
+            row.pop(name, None)
+        if row.get("persistentcookie", "OFF") != "ON":
+            row.pop("persistentcookievalidity", None)
+
+
+def _setting(res: Resource, key: str):
+    attr = res.attr(key)
+    if attr is None or attr.readonly:
+        raise NitroFault(E.INVALID_ARGUMENT, key)
+    return attr
+
+
+def _settings(res: Resource, body: dict) -> dict:
+    out = {}
+    for key, value in body.items():
+        attr = _setting(res, key)
+        try:
+            out[attr.name] = canonical(attr, value)
+        except BadValue as exc:
+            raise NitroFault(E.INVALID_ARGUMENT_VALUE, f"{key}, {value}: {exc}") from None
+    if not out:
+        raise NitroFault(E.REQUIRED_ARGUMENT_MISSING, f"{res.name}: nothing to set")
+    return out
+
+
 def policy_behaviours() -> dict[str, Behaviour]:
     out: dict[str, Behaviour] = {
         "authenticationvserver": AuthVserver("sslvserver"),
@@ -176,6 +252,9 @@ def policy_behaviours() -> dict[str, Behaviour]:
         "responderaction": TypedAction(RESPONDER_NEEDS, RESPONDER_TARGET, RESPONDER_BUILTINS),
         "nslimitidentifier": LimitIdentifier(),
         "streamselector": Selector(),
+        "tmsessionaction": SessionAction(),
+        "csaction": CsAction(),
+        "tmsessionparameter": SessionParameter(),
     }
     for parent in ("lbvserver", "csvserver"):
         for policy in ("rewritepolicy", "responderpolicy"):

@@ -271,7 +271,8 @@ class ConfigStore:
         if res.is_binding:
             raise NitroFault(E.NOT_PERMITTED, f"{res.name}: unbind and bind to change a binding")
         if res.kind is ResourceKind.SINGLETON:
-            raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be updated")
+            self._set_singleton(part, res, body, "set")
+            return
         if res.updatable == ():
             raise NitroFault(E.NOT_PERMITTED, f"{res.name} cannot be updated: delete and add")
         changes = coerce(res, body, adding=False)
@@ -293,7 +294,19 @@ class ConfigStore:
         behaviour.apply_update(self, part, res, row, changes)
         self.changed = True
 
+    def _set_singleton(self, part: Partition, res: Resource, body: Any, how: str) -> None:
+        """Set or unset settings of a singleton that has them (tmsessionparameter)."""
+        behaviour = self.behaviour(res)
+        handler = behaviour.set_singleton if how == "set" else behaviour.unset_singleton
+        if not isinstance(body, dict):
+            raise NitroFault(E.INVALID_JSON, f"{res.name}, expected an object", status=400)
+        handler(self, part, res, body)
+        self.changed = True
+
     def unset(self, part: Partition, res: Resource, body: Any) -> None:
+        if res.kind is ResourceKind.SINGLETON:
+            self._set_singleton(part, res, body, "unset")
+            return
         name = name_in(res, body)
         row = self.behaviour(res).lookup(self, part, res, name, {})
         if row is None:

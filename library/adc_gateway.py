@@ -331,6 +331,43 @@ options:
               groups:
                 description: The header carrying the groups claim. Default V(X-Forwarded-Groups).
                 type: str
+      login:
+        description:
+          - People in browsers sign in at the ADC (the OIDC authorization-code flow against
+            O(spec.auth.oidc)'s IdP), on a frontend of their own (a vserver answers bearer callers
+            or browsers, not both). Needs O(spec.auth.oidc.client_secret) and an https frontend.
+          - The redirect URI to register at the IdP is C(https://<host>:<port>/oauth/login); a
+            session ends at C(/cgi/tmlogout).
+        type: dict
+        suboptions:
+          host:
+            description: The host name browsers use (and the session cookie's).
+            type: str
+          vip:
+            description: The browsers' frontend address. Default O(spec.frontend.vip).
+            type: str
+          port:
+            description: The browsers' frontend port; not the frontend's on the same VIP.
+            type: int
+          pools:
+            description: The pools browsers reach, by their routes.
+            type: list
+            elements: str
+          default_pool:
+            description: Where the browsers' requests that match no route go.
+            type: str
+          authorization_endpoint:
+            description: The IdP's authorization endpoint (from its discovery document).
+            type: str
+          username_claim:
+            description: The claim that names the user. Default V(sub).
+            type: str
+          session_minutes:
+            description: A session ends after this long without a request (1 to 1440). Default V(30).
+            type: int
+          cookie_domain:
+            description: The session cookie's domain (default the host).
+            type: str
       rate_limit:
         description: A per-client request rate; callers over it get 429.
         type: dict

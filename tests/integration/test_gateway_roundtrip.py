@@ -62,6 +62,11 @@ def full_spec(tmp_path) -> dict:
                  "identity_headers": {"user": "X-Caller", "groups": "X-Caller-Groups"}},
         "rate_limit": {"requests": 20, "per_ms": 2000, "key": "user", "smooth": True},
         "audit": {"enabled": True},
+        "login": {"host": "web.lab.test", "port": 9443, "pools": ["chat", "embed"],
+                  "default_pool": "fallback",
+                  "authorization_endpoint": "http://127.0.0.1:5556/oauth2/authorize",
+                  "username_claim": "email", "session_minutes": 45, "cookie_domain": "lab.test",
+                  "vip": "127.0.0.10"},
     }
 
 
@@ -125,6 +130,7 @@ def test_a_plain_http_gateway_round_trips(lab_adc, client):
 def test_without_a_client_secret_the_marker_keeps_none(lab_adc, client, tmp_path):
     data = full_spec(tmp_path)
     del data["auth"]["oidc"]["client_secret"]
+    del data["login"]  # which needs the secret
     converge(client, load_spec(data))
     gathered = gather(client, "gw")
     assert gathered["auth"]["oidc"]["client_secret"] == SECRET_KEPT

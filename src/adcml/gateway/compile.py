@@ -15,8 +15,9 @@ from typing import Any
 from adcml.engine import Desired, check_desired
 from adcml.gateway.caching import compile_cache
 from adcml.gateway.frontend import compile_frontend
+from adcml.gateway.login import compile_login
 from adcml.gateway.names import certkey_name, cs_name, mark, owner
-from adcml.gateway.pools import compile_pools
+from adcml.gateway.pools import compile_pools, route_priorities
 from adcml.gateway.security import compile_security, vserver_auth
 from adcml.gateway.spec import GatewaySpec
 from adcml.resources import SCHEMA
@@ -33,7 +34,8 @@ RESOURCES = (
     "lbvserver_rewritepolicy_binding", "csvserver_responderpolicy_binding", "streamselector",
     "nslimitidentifier", "auditmessageaction", "cacheselector", "cachecontentgroup", "cachepolicy",
     "lbvserver_cachepolicy_binding", "server", "sslservicegroup", "sslservicegroup_sslcertkey_binding",
-    "csvserver_rewritepolicy_binding",
+    "csvserver_rewritepolicy_binding", "authenticationauthnprofile", "tmsessionaction", "tmsessionpolicy",
+    "authenticationvserver_tmsessionpolicy_binding",
 )
 
 
@@ -52,6 +54,7 @@ def compile_gateway(spec: GatewaySpec) -> list[Desired]:
     compile_security(add, spec, cs_name(gw))
     compile_pools(add, spec)
     compile_cache(add, spec)
+    compile_login(add, spec, route_priorities(spec.pools))
     features = sorted({SCHEMA[d.resource].feature for d in out} - {None})
     add("nsfeature", "", feature=features)  # objects of a disabled feature carry no traffic
     return out

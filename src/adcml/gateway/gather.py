@@ -20,6 +20,7 @@ from adcml.engine import read_live
 from adcml.gateway.caching import gather_cache
 from adcml.gateway.compile import RESOURCES
 from adcml.gateway.frontend import gather_frontend
+from adcml.gateway.login import gather_login
 from adcml.gateway.names import GatherError, LiveGateway, cs_name, owner
 from adcml.gateway.pools import gather_default_pool, gather_pools
 from adcml.gateway.security import gather_audit, gather_auth, gather_pool_access, gather_rate_limit
@@ -48,6 +49,7 @@ def gather_spec(live: LiveGateway) -> GatewaySpec | None:
         pools.append(pool)
     data: dict[str, Any] = {"name": live.name, "frontend": gather_frontend(live, cs), "pools": pools,
                             "default_pool": gather_default_pool(live, cs), "auth": gather_auth(live),
+                            "login": gather_login(live),
                             "rate_limit": gather_rate_limit(live), "audit": gather_audit(live)}
     try:
         return parse_spec({k: v for k, v in data.items() if v is not None})

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adcml.engine import KEEP_LIVE
-from adcml.gateway.names import Add, GatherError, LiveGateway, pool_object_name
+from adcml.gateway.names import Add, GatherError, LiveGateway, cs_name, pool_object_name
 from adcml.gateway.spec import MAX_LITERAL, SECRET_KEPT, GatewaySpec, Pool, is_kept
 from adcml.policy.nodes import quote
 from adcml.secret import Secret
@@ -47,6 +47,11 @@ AUDIT_LINE = ('"adcml gateway=" + {gw} + " client=" + CLIENT.IP.SRC + " user=" +
               ' + " " + HTTP.REQ.METHOD + " " + HTTP.REQ.URL.PATH + " decision=" + {decision}')
 RATE_KEYS = {"client_ip": "CLIENT.IP.SRC", "user": "HTTP.REQ.USER.NAME"}
 _GROUP = re.compile(r'HTTP\.REQ\.USER\.ATTRIBUTE\("([^"\\]*)"\)\.EQ\("([^"\\]*)"\)')
+
+
+def frontends(spec: GatewaySpec) -> list[str]:
+    """The gateway's CS vservers: the API frontend, and the browsers' with ``login``."""
+    return [cs_name(spec.name)] + ([f"{spec.name}.web"] if spec.login is not None else [])
 
 
 def vserver_auth(spec: GatewaySpec) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def _authentication(add: Add, spec: GatewaySpec) -> None:
         audience=oidc.audience, tokenendpoint=oidc.token_endpoint, clientid=oidc.client_id,
         skewtime=oidc.skew_minutes, refreshinterval=oidc.refresh_minutes,
         allowedalgorithms=list(oidc.algorithms), attributes=",".join(oidc.claims),
-        clientsecret=_secret(secret))
+        clientsecret=secret_value(secret))
     add("authenticationpolicy", "auth", name=f"{gw}.oidc", rule="true", action=f"{gw}.oidc")
     add("authenticationvserver_authenticationpolicy_binding", "auth", name=f"{gw}.auth",
         policy=f"{gw}.oidc", priority=AUTH_PRIORITY)
@@ -108,8 +113,9 @@ def _identity(add: Add, spec: GatewaySpec, cs: str) -> None:
         add("rewriteaction", f"{at}.{'user' if 'user' in what else 'groups'}", name=name, type=kind,
             target=header, stringbuilderexpr=value)
         add("rewritepolicy", at, name=name, rule="true", action=name)
-        add("csvserver_rewritepolicy_binding", at, name=cs, policyname=name,
-            priority=IDENTITY_PRIORITY + offset, gotopriorityexpression="NEXT", bindpoint="REQUEST")
+        for frontend in frontends(spec):
+            add("csvserver_rewritepolicy_binding", at, name=frontend, policyname=name,
+                priority=IDENTITY_PRIORITY + offset, gotopriorityexpression="NEXT", bindpoint="REQUEST")
 
 
 def gather_identity(live: LiveGateway) -> dict[str, Any] | None:
@@ -120,7 +126,7 @@ def gather_identity(live: LiveGateway) -> dict[str, Any] | None:
     return {"user": user.get("target"), "groups": groups.get("target")}
 
 
-def _secret(value, form: Callable[[str], str] = str) -> Any:
+def secret_value(value, form: Callable[[str], str] = str) -> Any:
     """A spec secret as a desired value (``form`` of the clear text, as the appliance holds
     it): the marker keeps the live value."""
     if value is None:
@@ -143,7 +149,7 @@ def _pool_policies(add: Add, spec: GatewaySpec, pool: Pool, at: str, audit: str 
         at = f"{at}.backend_token"
         add("rewriteaction", at, name=f"{lb}.noauth", type="delete_http_header", target="Authorization")
         add("rewriteaction", at, name=f"{lb}.cred", type="insert_http_header", target="Authorization",
-            stringbuilderexpr=_secret(pool.backend_token, bearer_expression))
+            stringbuilderexpr=secret_value(pool.backend_token, bearer_expression))
         add("rewritepolicy", at, name=f"{lb}.noauth", rule="true", action=f"{lb}.noauth")
         add("rewritepolicy", at, name=f"{lb}.cred", rule="true", action=f"{lb}.cred", logaction=None)
         add("lbvserver_rewritepolicy_binding", at, name=lb, policyname=f"{lb}.noauth",
@@ -169,8 +175,9 @@ def _rate_limit(add: Add, spec: GatewaySpec, cs: str, audit: str | None) -> None
     add("responderaction", "rate_limit", name=f"{gw}.toomany", type="respondwith", target=TOO_MANY)
     add("responderpolicy", "rate_limit", name=f"{gw}.rl", rule=f"SYS.CHECK_LIMIT({quote(gw + '.rl')})",
         action=f"{gw}.toomany", logaction=audit)
-    add("csvserver_responderpolicy_binding", "rate_limit", name=cs, policyname=f"{gw}.rl",
-        priority=RATE_LIMIT_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
+    for frontend in frontends(spec):
+        add("csvserver_responderpolicy_binding", "rate_limit", name=frontend, policyname=f"{gw}.rl",
+            priority=RATE_LIMIT_PRIORITY, gotopriorityexpression="END", bindpoint="REQUEST")
 
 
 def gather_auth(live: LiveGateway) -> dict[str, Any] | None:

@@ -508,6 +508,30 @@ class Auth(_Model):
     identity_headers: IdentityHeaders | None = IdentityHeaders()
 
 
+class Login(_Model):
+    """People in browsers sign in at the ADC (the OIDC authorization-code flow against
+    ``auth.oidc``'s IdP), on a frontend of their own: a NetScaler vserver answers either
+    bearer callers (401) or browsers (redirect to sign in), not both. The browsers' frontend
+    routes to ``pools`` (their matches; ``default_pool`` for the rest) with the frontend's
+    certificate; the IdP sends people back to ``https://<host>:<port>/oauth/login``, the
+    redirect URI to register for ``auth.oidc.client_id``. Sessions end after
+    ``session_minutes`` without a request, and at ``/cgi/tmlogout``."""
+
+    host: Annotated[str, Field(pattern=HOST, max_length=255,
+                               description="the host name browsers use (and the session cookie's)")]
+    vip: str | None = None
+    port: Int(1, 65535)
+    pools: Annotated[list[Annotated[str, Field(pattern=SLUG)]], Field(min_length=1)]
+    default_pool: Annotated[str | None, Field(pattern=SLUG)] = None
+    authorization_endpoint: Annotated[str, Field(pattern=URL, max_length=MAX_LITERAL,
+                                                 description="from the IdP's discovery document")]
+    username_claim: Annotated[str, Field(pattern=CLAIM_NAME, max_length=127)] = "sub"
+    session_minutes: Int(1, 1440, description="idle time that ends a session") = 30
+    cookie_domain: Annotated[str | None, Field(pattern=HOST, max_length=252)] = None
+
+    _vip = field_validator("vip")(classmethod(lambda cls, v: v if v is None else _ip(v)))
+
+
 class RateLimit(_Model):
     """Per-client request rate; callers over it get 429."""
 
@@ -548,6 +572,7 @@ class GatewaySpec(_Model):
     pools: Annotated[list[Pool], Field(min_length=1)]
     default_pool: str | None = None
     auth: Auth | None = None
+    login: Login | None = None
     rate_limit: RateLimit | None = None
     audit: Audit | None = None
     _checked: Checked = PrivateAttr(default_factory=Checked)
@@ -572,9 +597,33 @@ class GatewaySpec(_Model):
             problems.append(("rate_limit.key", "user needs auth (the user comes from the token)"))
         if self.rate_limit and len(self.name) + len(".rl") > LIMIT_NAME_MAX:
             problems.append(("name", f"too long for a rate limit (at most {LIMIT_NAME_MAX - 3})"))
+        if self.login is not None:
+            problems += _login_problems(self)
         if problems:
             raise FieldError(problems)
         return self
+
+
+def _login_problems(spec: GatewaySpec) -> list[tuple[str, str]]:
+    login, problems = spec.login, []
+    if spec.auth is None:
+        problems.append(("login", "needs auth.oidc (the IdP people sign in at)"))
+    elif spec.auth.oidc.client_secret is None:
+        problems.append(("auth.oidc.client_secret", "login needs the client secret: the ADC presents "
+                                                    "it when it exchanges a sign-in's code"))
+    if spec.frontend.protocol != "https":
+        problems.append(("login", "needs an https frontend: its certificate serves the browsers too, "
+                                  "and the session cookie is Secure"))
+    if (login.vip or spec.frontend.vip) == spec.frontend.vip and login.port == spec.frontend.port:
+        problems.append(("login.port", f"{login.port} is the frontend's port on the same VIP: "
+                                       "browsers need a frontend of their own"))
+    names = {p.name for p in spec.pools}
+    for i, name in enumerate(login.pools):
+        if name not in names:
+            problems.append((f"login.pools[{i}]", f"{name!r} is not one of the pools"))
+    if login.default_pool is not None and login.default_pool not in names:
+        problems.append(("login.default_pool", f"{login.default_pool!r} is not one of the pools"))
+    return problems
 
 
 def _pool_problems(spec: GatewaySpec) -> list[tuple[str, str]]:

@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the project needs, installed when missing. openssh-server and iproute2: the test
 # hosts (docs/test-hosts.md) run their own sshd in network namespaces; no system sshd is used.
-DEB_PACKAGES := curl ca-certificates nginx openssh-server iproute2
+# chromium and chromium-driver: the browser sign-in tests drive a headless Chromium (Selenium
+# through Debian's chromedriver: nothing is downloaded at run time).
+DEB_PACKAGES := curl ca-certificates nginx openssh-server iproute2 chromium chromium-driver
 # The lab's directory (pid files, logs, PKI, the lab ADC's state); docs/lab.md. Its addresses
 # are those of inventories/local (ADCML_LAB_* variables move them; the inventory must follow).
 LAB_DIR ?= .lab

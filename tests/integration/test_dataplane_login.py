@@ -1,11 +1,18 @@
 """Browser sign-in at the lab ADC (AAA-TM forms mode, OIDC code flow), step by step through
 real HTTP clients: a CS vserver ``gw.web`` with ``authentication ON`` and an authnprofile, the
 authentication vserver reached through a CS policy with ``targetvserver``, the lab IdP with the
-gateway registered as a client. Redirects are followed by hand to check each step."""
+gateway registered as a client. Redirects are followed by hand to check each step. Then the
+gateway's ``login`` section converged by the engine, through the same steps and in a real
+browser (Debian's headless Chromium driven by Selenium, nothing downloaded at run time): open a
+protected page, sign in on the IdP's form, see the page (a screenshot is kept), a person without
+the pool's group refused, logout and sign-in asked again."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import ssl
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -424,3 +431,75 @@ def test_the_engine_compiled_login_signs_people_in_and_keeps_the_group_check(gat
     # logout ends the session; the page asks for sign-in again
     assert browser.get(f"{browser.origin}/cgi/tmlogout").status_code == 200
     assert browser.get(f"{browser.origin}/ui/index.html").status_code == 302
+
+
+# --- in a real browser: Debian's headless Chromium, through Selenium and its chromedriver --------
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+NO_BROWSER = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
+                                reason="Debian's chromium and chromium-driver are not installed (make setup)")
+
+
+@pytest.fixture
+def chromium():
+    """A headless Chromium that resolves the gateway's host name to its VIP."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not fetch anything
+    os.environ["SE_AVOID_STATS"] = "true"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1024,768",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-default-apps", f"--host-resolver-rules=MAP {HOST} {VIP}",
+                     # the lab CA is not in the browser's trust store; the httpx tests verify TLS
+                     "--ignore-certificate-errors"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def sign_in_on_the_form(driver, user: str, groups: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "sub").send_keys(user)
+    driver.find_element(By.ID, "groups").send_keys(groups)
+    driver.find_element(By.ID, "authorize").click()
+
+
+@NO_BROWSER
+def test_a_person_signs_in_uses_the_page_and_logs_out(gateway_web, idp, chromium, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser, _api_port, _pages = gateway_web
+    page = f"https://{HOST}:{browser.port}/ui/index.html"
+    chromium.get(page)
+    assert chromium.current_url.startswith(idp.discovery()["authorization_endpoint"])  # at the IdP
+    sign_in_on_the_form(chromium, "ana", "ml-trusted")
+    assert chromium.current_url == page  # back where we began, signed in
+    seen = json.loads(chromium.find_element(By.TAG_NAME, "body").text)
+    assert seen["path"] == "/ui/index.html" and seen["headers"]["X-Forwarded-User"] == "ana"
+    cookie = chromium.get_cookie("NSC_TMAS")
+    assert cookie and cookie["secure"] and cookie["httpOnly"] and "expiry" not in cookie
+    shot = tmp_path / "signed-in.png"
+    assert chromium.save_screenshot(str(shot)) and shot.stat().st_size > 1000
+
+    chromium.get(f"https://{HOST}:{browser.port}/cgi/tmlogout")
+    assert chromium.get_cookie("NSC_TMAS") is None
+    chromium.get(page)  # signed out: the page asks for sign-in again
+    assert chromium.current_url.startswith(idp.discovery()["authorization_endpoint"])
+
+
+@NO_BROWSER
+def test_a_person_without_the_group_is_refused(gateway_web, idp, chromium):
+    from selenium.webdriver.common.by import By
+
+    browser, _api_port, pages = gateway_web
+    chromium.get(f"https://{HOST}:{browser.port}/ui/index.html")
+    sign_in_on_the_form(chromium, "eve", "interns")
+    assert json.loads(chromium.find_element(By.TAG_NAME, "body").text) == {"error": "forbidden"}
+    assert chromium.get_cookie("NSC_TMAS")  # signed in, yet not in ml-trusted: the gateway's 403
+    assert pages.hits == 0

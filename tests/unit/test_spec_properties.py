@@ -101,6 +101,11 @@ def specs(draw) -> dict[str, Any]:
         data["audit"] = {}
     if draw(st.booleans()):
         data["default_pool"] = data["pools"][0]["name"]
+    if data["frontend"]["protocol"] == "https" and draw(st.booleans()):  # browsers sign in too
+        data["login"] = {"host": "web.lab.test", "port": data["frontend"].get("port", 443) % 65535 + 1,
+                         "pools": [p["name"] for p in data["pools"][:draw(st.integers(1, count))]],
+                         "authorization_endpoint": "http://127.0.0.1:5556/oauth2/authorize",
+                         "session_minutes": draw(st.integers(1, 1440))}
     return data
 
 

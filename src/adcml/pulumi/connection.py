@@ -53,7 +53,7 @@ def from_config(config: Any) -> dict[str, Any]:
 def nitro_settings(configured: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> Settings:
     """Settings from a resource's ``connection`` input (``given``, keys as in the config),
     else the stack's configuration, else the environment."""
-    values = {**configured, **{k: v for k, v in (given or {}).items() if v not in (None, "")}}
+    values = _merged(configured, given)
     overrides = {field: values.get(key) for field, key in CONFIG_KEYS.items()}
     try:
         return Settings.from_env(**overrides)
@@ -73,8 +73,13 @@ def hf_connection(configured: Mapping[str, Any], given: Mapping[str, Any] | None
     reach the service)."""
     from adcml.hf import HfConnection
 
-    values = {**configured, **{k: v for k, v in (given or {}).items() if v not in (None, "")}}
+    values = _merged(configured, given)
     return HfConnection.from_env(**{arg: values.get(key) for key, arg in HF_KEYS.items()})
+
+
+def _merged(configured: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The stack's configuration, with what a resource's ``connection`` input sets on top."""
+    return {**configured, **{k: v for k, v in (given or {}).items() if v not in (None, "")}}
 
 
 __all__ = ["CONFIG_KEYS", "HF_KEYS", "NAMESPACE", "ConnectionSettingError", "from_config", "hf_connection",
